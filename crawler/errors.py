@@ -1,11 +1,11 @@
 """The exceptions beatwatch raises; the CLI turns each into a message and an exit status.
 
-    BeatwatchError
-    ├── ConfigError            the configuration is invalid (file, key path, problem)
-    ├── QuerySyntaxError       a query could not be parsed (position of the problem)
-    ├── StoreUnavailable       the index cannot be reached right now
-    └── DeliveryError          an alert email could not be delivered (transient: retry later)
-        └── PermanentDeliveryError   the server refused it for good (5xx): park it, tell ops
+BeatwatchError
+├── ConfigError            the configuration is invalid (file, key path, problem)
+├── QuerySyntaxError       a query could not be parsed (position of the problem)
+├── StoreUnavailable       the index cannot be reached right now
+└── DeliveryError          an alert email could not be delivered (transient: retry later)
+    └── PermanentDeliveryError   the server refused it for good (5xx): park it, tell ops
 """
 
 from __future__ import annotations

@@ -93,3 +93,36 @@ class Passage:
             pos = end
         out.append(escape(self.text[pos:]))
         return "".join(out)
+
+
+@dataclass(kw_only=True)
+class FeedFields:
+    """What a feed (or sitemap) entry said about an article; fills gaps the page leaves."""
+
+    title: str | None = None
+    published: datetime | None = None
+    updated: datetime | None = None
+    authors: list[str] = field(default_factory=list)
+    summary: str | None = None
+
+
+@dataclass(kw_only=True)
+class FetchedPage:
+    """The item a spider yields: one fetched 2xx HTML article page, already extracted.
+
+    ``url`` is the canonical URL of the link that was followed (before redirects), ``fetch_url`` the
+    URL that answered; ``rel_canonical`` is the page's own canonical link, if any.
+    """
+
+    source: str
+    url: str
+    fetch_url: str
+    fetched_at: datetime
+    title: str
+    text: str
+    published_at: datetime | None
+    authors: list[str]
+    language: str | None
+    rel_canonical: str | None
+    entry: FeedFields
+    default_language: str | None = None

@@ -1,0 +1,252 @@
+"""The ``beatwatch`` command line: a thin layer over the library, one function per command."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from html import unescape
+from pathlib import Path
+from typing import Any
+
+import click
+
+from crawler.errors import BeatwatchError, ConfigError, QuerySyntaxError
+
+
+class UsageError(click.ClickException):
+    """A bad config or query: printed as ``Error: ...`` with exit status 2."""
+
+    exit_code = 2
+
+
+def _load(ctx: click.Context) -> Any:
+    from crawler.config import default_config_path, load_config
+
+    path = ctx.obj.get("config") or default_config_path()
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise UsageError(f"invalid configuration\n{exc}") from exc
+
+
+def _errors_to_exit(fn: Callable) -> Callable:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except QuerySyntaxError as exc:
+            raise UsageError(f"query syntax: {exc}") from exc
+        except BeatwatchError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper
+
+
+def _emit(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def _date(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise UsageError(f"not a date: {value!r} (use YYYY-MM-DD or ISO 8601)") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@click.group()
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Configuration file (default: $BEATWATCH_CONFIG, else config/beatwatch.yaml).",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(package_name="beatwatch")
+@click.pass_context
+def cli(ctx: click.Context, config: Path | None, verbose: int) -> None:
+    """beatwatch: watch a news beat, index what it finds, email alerts on matches.
+
+    Example: beatwatch --config config/beatwatch.yaml crawl --json
+    """
+    from crawler.logs import setup_logging
+
+    setup_logging(verbose)
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config
+
+
+@cli.command()
+@click.option("--source", "sources", multiple=True, metavar="NAME", help="Only this source.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
+@click.pass_context
+@_errors_to_exit
+def crawl(ctx: click.Context, sources: tuple[str, ...], as_json: bool) -> None:
+    """Crawl every enabled source once, index, match alerts, deliver, print a summary.
+
+    Example: beatwatch crawl --source khmer-times --json
+    """
+    from crawler.crawl import run_pass
+    from crawler.report import format_crawl_report
+
+    settings = _load(ctx)
+    for name in sources:
+        settings.source(name)
+    report = run_pass(settings, list(sources) or None)
+    if as_json:
+        _emit(report.to_json())
+    else:
+        click.echo(format_crawl_report(report))
+
+
+@cli.command()
+@click.pass_context
+@_errors_to_exit
+def run(ctx: click.Context) -> None:
+    """Run the scheduler in the foreground until SIGINT or SIGTERM.
+
+    Example: beatwatch run
+    """
+    from crawler.scheduler import Scheduler
+
+    settings = _load(ctx)
+    config_path = ctx.obj.get("config")
+    Scheduler(settings, config_path=config_path).run_forever()
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--source", "sources", multiple=True, metavar="NAME", help="Only these sources.")
+@click.option("--language", "languages", multiple=True, metavar="CODE", help="e.g. en, km.")
+@click.option("--since", help="Published on or after (YYYY-MM-DD or ISO 8601).")
+@click.option("--until", help="Published before (YYYY-MM-DD or ISO 8601).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--all-copies", is_flag=True, help="Every matching article, not one per story.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+@_errors_to_exit
+def search(
+    ctx: click.Context,
+    query: str,
+    sources: tuple[str, ...],
+    languages: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    limit: int,
+    all_copies: bool,
+    as_json: bool,
+) -> None:
+    """Search the index with the query language (see README).
+
+    Example: beatwatch search '"military cooperation" AND source:khmer-times' --since 2026-01-01
+    """
+    from crawler.runtime import Runtime
+
+    runtime = Runtime.open(_load(ctx))
+    try:
+        result = runtime.store.search(
+            query,
+            sources=list(sources) or None,
+            languages=list(languages) or None,
+            since=_date(since),
+            until=_date(until),
+            limit=limit,
+            all_copies=all_copies,
+        )
+    finally:
+        runtime.close()
+    if as_json:
+        _emit(result.to_json())
+        return
+    click.echo(f"{result.total} {'articles' if all_copies else 'stories'}")
+    for hit in result.hits:
+        when = hit.published_at.isoformat() if hit.published_at else "undated"
+        click.echo(f"\n{click.style(hit.title or '(untitled)', bold=True)}")
+        click.echo(f"  {hit.source} · {when} · score {hit.score:.2f}")
+        click.echo(f"  {hit.url}")
+        click.echo(f"  {_terminal_snippet(hit.snippet)}")
+
+
+def _terminal_snippet(snippet: str) -> str:
+    marked = snippet.replace("<mark>", "\x00").replace("</mark>", "\x01")
+    text = unescape(marked)
+    if sys.stdout.isatty():
+        return text.replace("\x00", "\033[1m").replace("\x01", "\033[0m")
+    return text.replace("\x00", "[").replace("\x01", "]")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.pass_context
+@_errors_to_exit
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Per source: last run, last success, next run, error streak, articles in 24 h; outbox; index.
+
+    Example: beatwatch status --json
+    """
+    from crawler.report import collect_status, format_status
+
+    data = collect_status(_load(ctx))
+    if as_json:
+        _emit(data)
+    else:
+        click.echo(format_status(data))
+
+
+@cli.group()
+def alerts() -> None:
+    """Alert rules: backtest them against the index."""
+
+
+@alerts.command("test")
+@click.argument("rule")
+@click.option("--since", help="Only articles published on or after this date.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+@_errors_to_exit
+def alerts_test(
+    ctx: click.Context, rule: str, since: str | None, limit: int, as_json: bool
+) -> None:
+    """Backtest RULE (a rule name, or a query) against the index; sends nothing.
+
+    Example: beatwatch alerts test kem-sokha --since 2026-11-01
+    """
+    from crawler.report import backtest
+
+    data = backtest(_load(ctx), rule, since=_date(since), limit=limit)
+    if as_json:
+        _emit(data)
+        return
+    click.echo(f"rule {data['rule']}: {data['query']}")
+    click.echo(f"{data['total']} stories would match")
+    for hit in data["hits"]:
+        flag = " (already alerted)" if hit["alerted"] else ""
+        click.echo(f"- {hit['title']} [{hit['source']}]{flag}\n  {hit['url']}")
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Configuration: validate it."""
+
+
+@config_group.command("check")
+@click.pass_context
+def config_check(ctx: click.Context) -> None:
+    """Validate the configuration and print what it would do; exit 2 when invalid.
+
+    Example: beatwatch --config config/beatwatch.yaml config check
+    """
+    settings = _load(ctx)
+    click.echo(settings.describe())
+    click.echo("configuration OK")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(obj={})

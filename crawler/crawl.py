@@ -1,0 +1,149 @@
+"""One crawl pass: every enabled (or named) source once, then alert composition and delivery.
+
+Scrapy's reactor runs once per process, so a pass is one process: ``beatwatch crawl`` in the
+foreground, or a child process that the scheduler starts for each due source.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from scrapy.crawler import Crawler, CrawlerProcess
+
+from alerts import compose, outbox
+from alerts.mailer import mailer_from_settings, sender_from_settings
+from crawler.pipeline import STAGES
+from crawler.runtime import Runtime, utcnow
+from spiders.feed import FeedSpider
+from spiders.settings import scrapy_settings
+
+logger = logging.getLogger(__name__)
+
+SUMMARY_KEYS = ("fetched", "new", "updated", "unchanged", "duplicates", "out_of_scope", "errors")
+
+
+@dataclass
+class SourceSummary:
+    """What one source's crawl did: the run summary counters and the problems met."""
+
+    source: str
+    status: str
+    counts: dict[str, int]
+    details: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        """The per-source object of ``crawl --json``."""
+        return {"status": self.status, **self.counts, "details": self.details}
+
+
+@dataclass
+class CrawlReport:
+    """The whole pass: per-source summaries and what alert delivery did."""
+
+    sources: list[SourceSummary]
+    alerts: dict[str, int]
+
+    def to_json(self) -> dict:
+        """The ``crawl --json`` object."""
+        totals = {k: sum(s.counts[k] for s in self.sources) for k in SUMMARY_KEYS}
+        return {
+            "sources": {s.source: s.to_json() for s in self.sources},
+            "totals": totals,
+            "alerts": self.alerts,
+        }
+
+
+def summarise(source: str, stats: dict[str, Any]) -> SourceSummary:
+    """Turn a crawler's stats into the run summary for its source."""
+    bw = {k.removeprefix("beatwatch/"): v for k, v in stats.items() if k.startswith("beatwatch/")}
+    articles_errors = bw.get("articles/errors", 0) + bw.get("articles/error", 0)
+    counts = {
+        "fetched": bw.get("fetched", 0),
+        "new": bw.get("articles/new", 0),
+        "updated": bw.get("articles/updated", 0),
+        "unchanged": bw.get("articles/unchanged", 0),
+        "duplicates": bw.get("articles/duplicate", 0),
+        "out_of_scope": bw.get("articles/out_of_scope", 0),
+        "errors": articles_errors + bw.get("feeds/errors", 0),
+    }
+    finished = stats.get("finish_reason") == "finished"
+    feeds_ok = bw.get("feeds/fetched", 0) > 0
+    status = "ok" if finished and feeds_ok else ("interrupted" if not finished else "failed")
+    return SourceSummary(source=source, status=status, counts=counts, details=bw)
+
+
+def run_pass(settings: Any, source_names: list[str] | None = None) -> CrawlReport:
+    """Crawl the sources once, record each run, then queue and deliver immediate alerts."""
+    sources = [settings.source(n) for n in source_names] if source_names else None
+    sources = sources or settings.enabled_sources()
+    runtime = Runtime.open(settings)
+    try:
+        summaries = _crawl(runtime, sources)
+        alerts = deliver_alerts(runtime)
+    finally:
+        runtime.close()
+    return CrawlReport(sources=summaries, alerts=alerts)
+
+
+def _crawl(runtime: Runtime, sources: list[Any]) -> list[SourceSummary]:
+    scrapy_cfg = scrapy_settings(
+        runtime.settings.crawl,
+        log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
+    )
+    scrapy_cfg.update(
+        ITEM_PIPELINES=STAGES,
+        EXTENSIONS={"crawler.pipeline.outcomes.OutcomeRecorder": 0},
+        BEATWATCH_RUNTIME=runtime,
+    )
+    process = CrawlerProcess(scrapy_cfg, install_root_handler=False)
+    started: list[tuple[Any, Crawler, int]] = []
+    for source in sources:
+        run_id = runtime.state.start_run(source.name, utcnow())
+        crawler = process.create_crawler(FeedSpider)
+        process.crawl(
+            crawler,
+            source=source,
+            state=runtime.state,
+            max_items=runtime.settings.crawl.max_items_per_feed,
+        )
+        started.append((source, crawler, run_id))
+    process.start()
+    summaries = []
+    for source, crawler, run_id in started:
+        summary = summarise(source.name, crawler.stats.get_stats())
+        runtime.state.finish_run(run_id, status=summary.status, stats=summary.counts, now=utcnow())
+        summaries.append(summary)
+        logger.info(
+            "Source %(source)s: %(status)s %(counts)s",
+            {"source": source.name, "status": summary.status, "counts": summary.counts},
+        )
+    return summaries
+
+
+def deliver_alerts(runtime: Runtime) -> dict[str, int]:
+    """Queue one message per recipient for new immediate hits, then deliver what is due."""
+    settings = runtime.settings
+    now = utcnow()
+    immediate = [r for r in settings.alerts.rules if r.enabled and r.mode == "immediate"]
+    queued = compose.compose_immediate(
+        runtime.conn,
+        immediate,
+        copies_of=lambda story: [(a.source, a.url) for a in runtime.store.copies(story)],
+        tz=settings.tz,
+        sender=sender_from_settings(settings.alerts.delivery),
+        now=now,
+    )
+    report = outbox.deliver_due(
+        runtime.conn,
+        mailer_from_settings(settings.alerts.delivery),
+        now=now,
+        backoff_max=settings.alerts.delivery.retry_backoff_max,
+    )
+    return {
+        "queued": queued,
+        "sent": report.sent,
+        "retried": report.retried,
+        "parked": report.parked,
+    }

@@ -1,0 +1,27 @@
+"""Stage 4: match every alert rule against the article in-process, quoting the passage."""
+
+from __future__ import annotations
+
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+
+from alerts.matcher import RuleSet
+from crawler.pipeline import Candidate
+
+
+class AlertMatchStage:
+    """Annotates the candidate with ``(rule, passage)`` hits; the store stage records them."""
+
+    def __init__(self, rules: RuleSet):
+        self.rules = rules
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> AlertMatchStage:
+        rules = crawler.settings["BEATWATCH_RUNTIME"].rules
+        if not len(rules):
+            raise NotConfigured("no alert rules configured")
+        return cls(rules)
+
+    def process_item(self, item: Candidate) -> Candidate:
+        item.hits = self.rules.hits(item.article)
+        return item

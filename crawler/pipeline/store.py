@@ -1,0 +1,35 @@
+"""Stage 5: store the article and record its alert hits in one transaction."""
+
+from __future__ import annotations
+
+from scrapy.crawler import Crawler
+
+from alerts import ledger
+from crawler.db import transaction
+from crawler.pipeline import Candidate
+from crawler.pipeline.outcomes import mark_seen
+from crawler.runtime import Runtime, utcnow
+
+
+class StoreStage:
+    """Writes the article, its new (rule, story) hits and its seen-URL record atomically."""
+
+    def __init__(self, runtime: Runtime, stats=None):
+        self.rt = runtime
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StoreStage:
+        return cls(crawler.settings["BEATWATCH_RUNTIME"], crawler.stats)
+
+    def process_item(self, item: Candidate) -> Candidate:
+        now = utcnow()
+        with transaction(self.rt.conn):
+            self.rt.store.put(item.article)
+            ledger.record_hits(
+                self.rt.conn, item.article, item.hits, mode_of=self.rt.rule_modes, now=now
+            )
+            mark_seen(self.rt.state, item.page, item.outcome, now)
+        if self.stats is not None:
+            self.stats.inc_value(f"beatwatch/articles/{item.outcome}")
+        return item

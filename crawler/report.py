@@ -1,0 +1,101 @@
+"""What the read-only commands show: crawl summaries, ``status`` and rule backtests."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.triggers.cron import CronTrigger
+
+from alerts import ledger, outbox
+from crawler.crawl import SUMMARY_KEYS, CrawlReport
+from crawler.runtime import Runtime, utcnow
+
+
+def format_crawl_report(report: CrawlReport) -> str:
+    """A table of the per-source counters, then the alert delivery line."""
+    width = max([len(s.source) for s in report.sources] + [6])
+    header = f"{'source':<{width}}  {'status':<11} " + " ".join(f"{k:>12}" for k in SUMMARY_KEYS)
+    lines = [header]
+    for s in report.sources:
+        counts = " ".join(f"{s.counts[k]:>12}" for k in SUMMARY_KEYS)
+        lines.append(f"{s.source:<{width}}  {s.status:<11} {counts}")
+    a = report.alerts
+    lines.append(
+        f"alerts: {a['queued']} messages queued, {a['sent']} sent, "
+        f"{a['retried']} waiting to retry, {a['parked']} refused"
+    )
+    return "\n".join(lines)
+
+
+def next_run(schedule: str, tz: Any, now: datetime) -> datetime | None:
+    """When the source's cron schedule fires next, in the configured timezone."""
+    return CronTrigger.from_crontab(schedule, timezone=tz).get_next_fire_time(None, now)
+
+
+def collect_status(settings: Any) -> dict:
+    """The ``status`` data: per source, the alert outbox backlog, and the index size."""
+    runtime = Runtime.open(settings)
+    now = utcnow()
+    try:
+        sources = {}
+        for source in settings.sources:
+            runs = runtime.state.runs(source.name, limit=1)
+            last = runs[0] if runs else None
+            sources[source.name] = {
+                "enabled": source.enabled,
+                "schedule": source.schedule,
+                "last_run": last.started_at.isoformat() if last else None,
+                "last_status": last.status if last else None,
+                "last_success": _iso(runtime.state.last_success(source.name)),
+                "next_run": _iso(next_run(source.schedule, settings.tz, now))
+                if source.enabled
+                else None,
+                "error_streak": runtime.state.error_streak(source.name),
+                "articles_24h": runtime.state.articles_since(
+                    source.name, now - timedelta(hours=24)
+                ),
+            }
+        return {
+            "sources": sources,
+            "outbox": outbox.backlog(runtime.conn),
+            "index": {"backend": settings.store.backend, "articles": runtime.store.count()},
+        }
+    finally:
+        runtime.close()
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+def format_status(data: dict) -> str:
+    """The ``status`` data as a human table."""
+    lines = []
+    for name, s in data["sources"].items():
+        state = "enabled" if s["enabled"] else "disabled"
+        lines.append(
+            f"{name} ({state}, {s['schedule']}): last run {s['last_run'] or 'never'}"
+            f" [{s['last_status'] or '-'}], last success {s['last_success'] or 'never'},"
+            f" next {s['next_run'] or '-'}, error streak {s['error_streak']},"
+            f" {s['articles_24h']} articles in 24 h"
+        )
+    box = data["outbox"]
+    lines.append("outbox: " + ", ".join(f"{k} {v}" for k, v in box.items()))
+    index = data["index"]
+    lines.append(f"index: {index['backend']}, {index['articles']} articles")
+    return "\n".join(lines)
+
+
+def backtest(settings: Any, rule: str, *, since: datetime | None, limit: int) -> dict:
+    """Run a rule (by name, or a raw query) against the index; mark hits already alerted."""
+    named = {r.name: r for r in settings.alerts.rules}
+    query = named[rule].query if rule in named else rule
+    runtime = Runtime.open(settings)
+    try:
+        result = runtime.store.search(query, since=since, limit=limit)
+        alerted = ledger.alerted_stories(runtime.conn, rule) if rule in named else set()
+    finally:
+        runtime.close()
+    hits = [{**h.to_json(), "alerted": h.story_id in alerted} for h in result.hits]
+    return {"rule": rule, "query": query, "total": result.total, "hits": hits}

@@ -1,0 +1,53 @@
+"""The objects one crawl pass shares between its stages: config, database, store, rules."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from alerts.matcher import Matcher, RuleSet
+from crawler import db
+from crawler.state import RunState
+from indexer import Store, open_store
+
+
+@dataclass
+class Runtime:
+    """Built once per process from validated settings; stages read what they need from it."""
+
+    settings: Any
+    conn: sqlite3.Connection
+    store: Store
+    state: RunState
+    rules: RuleSet
+    rule_modes: dict[str, str]
+    scope: Matcher | None
+
+    @classmethod
+    def open(cls, settings: Any) -> Runtime:
+        """Open the database file and the configured store; compile scope and rules once."""
+        conn = db.connect(settings.store.path)
+        rules = [r for r in settings.alerts.rules if r.enabled]
+        return cls(
+            settings=settings,
+            conn=conn,
+            store=open_store(settings.store, conn),
+            state=RunState(conn),
+            rules=RuleSet({r.name: r.query for r in rules}),
+            rule_modes={r.name: r.mode for r in rules},
+            scope=Matcher(settings.scope) if settings.scope else None,
+        )
+
+    def close(self) -> None:
+        """Close the store and the database connection."""
+        self.store.close()
+        self.conn.close()
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware (UTC); one place so every stage agrees."""
+    from datetime import UTC
+
+    return datetime.now(UTC)

@@ -1,0 +1,36 @@
+"""Scrapy settings for beatwatch crawls, built from the validated ``crawl:`` configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "spiders.middlewares.BackoffRetryMiddleware": 550,
+}
+
+
+def scrapy_settings(crawl: Any, *, log_level: str = "INFO") -> dict[str, Any]:
+    """Map the ``crawl:`` section (user agent, robots, delay, timeouts, retries, caps) to Scrapy."""
+    return {
+        "BOT_NAME": "beatwatch",
+        "USER_AGENT": crawl.user_agent,
+        "ROBOTSTXT_OBEY": crawl.obey_robots,
+        "ROBOTSTXT_USER_AGENT": crawl.user_agent,
+        "DOWNLOAD_DELAY": crawl.download_delay,
+        "RANDOMIZE_DOWNLOAD_DELAY": True,
+        "DOWNLOAD_TIMEOUT": crawl.timeout,
+        "RETRY_TIMES": crawl.retries,
+        "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408, 429],
+        "BEATWATCH_RETRY_BACKOFF": getattr(crawl, "retry_backoff", 1.0),
+        "CONCURRENT_REQUESTS": 16,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_host,
+        "DOWNLOAD_MAXSIZE": crawl.max_page_bytes,
+        "DOWNLOAD_WARNSIZE": 0,
+        "REDIRECT_MAX_TIMES": 10,
+        "COOKIES_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "LOG_LEVEL": log_level,
+        "DOWNLOADER_MIDDLEWARES": DOWNLOADER_MIDDLEWARES,
+        "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
+    }
