@@ -235,6 +235,7 @@ class CrawlSettings(_Model):
     download_delay: float = Field(1.0, ge=0)
     timeout: float = Field(30.0, gt=0)
     retries: int = Field(2, ge=0)
+    retry_backoff: float = Field(1.0, ge=0)  # seconds before the first retry, doubling after
     concurrency_per_host: int = Field(2, ge=1)
     max_page_bytes: int = Field(5_000_000, gt=0)
     max_items_per_feed: int = Field(100, ge=1)

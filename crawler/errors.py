@@ -20,7 +20,7 @@ class ConfigError(BeatwatchError):
 
     def __init__(self, problems: list[tuple[str, str, str]]):
         self.problems = problems
-        super().__init__("\n".join(f"{f}: {path}: {msg}" for f, path, msg in problems))
+        super().__init__("\n".join(": ".join(p for p in problem if p) for problem in problems))
 
 
 class QuerySyntaxError(BeatwatchError):

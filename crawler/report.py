@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from apscheduler.triggers.cron import CronTrigger
-
 from alerts import ledger, outbox
 from crawler.crawl import SUMMARY_KEYS, CrawlReport
 from crawler.runtime import Runtime, utcnow
@@ -28,9 +26,9 @@ def format_crawl_report(report: CrawlReport) -> str:
     return "\n".join(lines)
 
 
-def next_run(schedule: str, tz: Any, now: datetime) -> datetime | None:
-    """When the source's cron schedule fires next, in the configured timezone."""
-    return CronTrigger.from_crontab(schedule, timezone=tz).get_next_fire_time(None, now)
+def next_run(settings: Any, schedule: str, now: datetime) -> datetime | None:
+    """When a cron schedule of this configuration fires next, in its timezone."""
+    return settings.trigger(schedule).get_next_fire_time(None, now)
 
 
 def collect_status(settings: Any) -> dict:
@@ -48,7 +46,7 @@ def collect_status(settings: Any) -> dict:
                 "last_run": last.started_at.isoformat() if last else None,
                 "last_status": last.status if last else None,
                 "last_success": _iso(runtime.state.last_success(source.name)),
-                "next_run": _iso(next_run(source.schedule, settings.tz, now))
+                "next_run": _iso(next_run(settings, source.schedule, now))
                 if source.enabled
                 else None,
                 "error_streak": runtime.state.error_streak(source.name),

@@ -25,7 +25,6 @@ from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from alerts import compose, outbox
@@ -64,7 +63,7 @@ class Scheduler:
         for source in self.settings.enabled_sources():
             self.scheduler.add_job(
                 self.crawl_source,
-                CronTrigger.from_crontab(source.schedule, timezone=tz),
+                self.settings.trigger(source.schedule),
                 args=[source.name],
                 id=f"crawl:{source.name}",
                 name=f"crawl {source.name}",
@@ -73,7 +72,7 @@ class Scheduler:
             if rule.enabled and rule.mode == "digest":
                 self.scheduler.add_job(
                     self.send_digest,
-                    CronTrigger.from_crontab(rule.digest_schedule, timezone=tz),
+                    self.settings.trigger(rule.digest_schedule),
                     args=[rule.name],
                     id=f"digest:{rule.name}",
                     name=f"digest {rule.name}",
