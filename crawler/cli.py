@@ -230,6 +230,31 @@ def alerts_test(
         click.echo(f"- {hit['title']} [{hit['source']}]{flag}\n  {hit['url']}")
 
 
+@alerts.command("deliver")
+@click.option("--all", "everything", is_flag=True,
+              help="Send every queued message now, ignoring the retry backoff.")
+@click.option("--json", "as_json", is_flag=True, help="Print the delivery report as JSON.")
+@click.pass_context
+@_errors_to_exit
+def alerts_deliver(ctx: click.Context, everything: bool, as_json: bool) -> None:
+    """Queue new immediate hits and deliver due messages (all of them with --all).
+
+    Example: beatwatch alerts deliver --all
+    """
+    from crawler.crawl import deliver_alerts
+    from crawler.runtime import Runtime
+
+    runtime = Runtime.open(_load(ctx))
+    try:
+        report = deliver_alerts(runtime, ignore_backoff=everything)
+    finally:
+        runtime.close()
+    if as_json:
+        _emit(report)
+    else:
+        click.echo(", ".join(f"{k} {v}" for k, v in report.items()))
+
+
 @cli.group("config")
 def config_group() -> None:
     """Configuration: validate it."""

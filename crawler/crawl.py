@@ -122,7 +122,7 @@ def _crawl(runtime: Runtime, sources: list[Any]) -> list[SourceSummary]:
     return summaries
 
 
-def deliver_alerts(runtime: Runtime) -> dict[str, int]:
+def deliver_alerts(runtime: Runtime, *, ignore_backoff: bool = False) -> dict[str, int]:
     """Queue one message per recipient for new immediate hits, then deliver what is due."""
     settings = runtime.settings
     now = utcnow()
@@ -140,6 +140,7 @@ def deliver_alerts(runtime: Runtime) -> dict[str, int]:
         mailer_from_settings(settings.alerts.delivery),
         now=now,
         backoff_max=settings.alerts.delivery.retry_backoff_max,
+        ignore_backoff=ignore_backoff,
     )
     return {
         "queued": queued,

@@ -10,7 +10,8 @@ from typing import Any
 from alerts.matcher import Matcher, RuleSet
 from crawler import db
 from crawler.state import RunState
-from indexer import Store, open_store
+from crawler.errors import ConfigError
+from indexer import SQLiteStore, Store
 
 
 @dataclass
@@ -33,17 +34,29 @@ class Runtime:
         return cls(
             settings=settings,
             conn=conn,
-            store=open_store(settings.store, conn),
+            store=_open_store(settings, conn),
             state=RunState(conn),
             rules=RuleSet({r.name: r.query for r in rules}),
             rule_modes={r.name: r.mode for r in rules},
             scope=Matcher(settings.scope) if settings.scope else None,
         )
 
+    def __deepcopy__(self, memo: dict) -> Runtime:
+        # Scrapy deep-copies its settings per crawler; every crawler must share this one runtime.
+        return self
+
     def close(self) -> None:
         """Close the store and the database connection."""
         self.store.close()
         self.conn.close()
+
+
+def _open_store(settings: Any, conn: sqlite3.Connection) -> Store:
+    if settings.store.backend != "sqlite":
+        raise ConfigError(
+            [(str(settings.path or ""), "store.backend", "only 'sqlite' is available so far")]
+        )
+    return SQLiteStore(conn)
 
 
 def utcnow() -> datetime:

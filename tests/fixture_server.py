@@ -36,6 +36,7 @@ TYPES = {
     ".txt": "text/plain",
     ".pdf": "application/pdf",
     ".jpg": "image/jpeg",
+    ".png": "image/png",
 }
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64 + b"\xff\xd9"
@@ -162,7 +163,7 @@ class FixtureSites:
     """Starts one loopback server per outlet folder; ``sites[name]`` gives each outlet."""
 
     def __init__(self, root: Path = SITE_ROOT):
-        folders = sorted(p for p in root.iterdir() if p.is_dir())
+        folders = sorted(p for p in root.iterdir() if p.is_dir() and p.name != "expected")
         self.sites = {
             p.name: Site(name=p.name, host=f"127.0.0.{i + 2}", folder=p)
             for i, p in enumerate(folders)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 
-from alerts.matcher import RuleSet
+from alerts.matcher import Document, RuleSet
 from crawler.pipeline import Candidate
 
 
@@ -18,10 +18,12 @@ class AlertMatchStage:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> AlertMatchStage:
         rules = crawler.settings["BEATWATCH_RUNTIME"].rules
-        if not len(rules):
+        if not rules.matchers:
             raise NotConfigured("no alert rules configured")
         return cls(rules)
 
     def process_item(self, item: Candidate) -> Candidate:
-        item.hits = self.rules.hits(item.article)
+        doc = Document.from_article(item.article)
+        names = self.rules.match(doc)
+        item.hits = [(name, self.rules.matchers[name].passage(doc)) for name in names]
         return item
