@@ -1,0 +1,1 @@
+"""Alerts: rules matched in-process (alerts.matcher), the ledger, the outbox and email delivery."""

@@ -1,0 +1,1 @@
+"""Scrapy spiders, the Scrapy settings, and article extraction."""
