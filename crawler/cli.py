@@ -231,8 +231,12 @@ def alerts_test(
 
 
 @alerts.command("deliver")
-@click.option("--all", "everything", is_flag=True,
-              help="Send every queued message now, ignoring the retry backoff.")
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Send every queued message now, ignoring the retry backoff.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the delivery report as JSON.")
 @click.pass_context
 @_errors_to_exit

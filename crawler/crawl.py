@@ -14,6 +14,7 @@ from scrapy.crawler import Crawler, CrawlerProcess
 
 from alerts import compose, outbox
 from alerts.mailer import mailer_from_settings, sender_from_settings
+from crawler.logs import quiet_libraries
 from crawler.pipeline import STAGES
 from crawler.runtime import Runtime, utcnow
 from spiders.feed import FeedSpider
@@ -58,7 +59,7 @@ class CrawlReport:
 def summarise(source: str, stats: dict[str, Any]) -> SourceSummary:
     """Turn a crawler's stats into the run summary for its source."""
     bw = {k.removeprefix("beatwatch/"): v for k, v in stats.items() if k.startswith("beatwatch/")}
-    articles_errors = bw.get("articles/errors", 0) + bw.get("articles/error", 0)
+    articles_errors = bw.get("articles/fetch_errors", 0) + bw.get("articles/error", 0)
     counts = {
         "fetched": bw.get("fetched", 0),
         "new": bw.get("articles/new", 0),
@@ -88,16 +89,15 @@ def run_pass(settings: Any, source_names: list[str] | None = None) -> CrawlRepor
 
 
 def _crawl(runtime: Runtime, sources: list[Any]) -> list[SourceSummary]:
-    scrapy_cfg = scrapy_settings(
-        runtime.settings.crawl,
-        log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
-    )
+    scrapy_cfg = scrapy_settings(runtime.settings.crawl)
     scrapy_cfg.update(
+        LOG_INSTALL_ROOT_HANDLER=False,
         ITEM_PIPELINES=STAGES,
         EXTENSIONS={"crawler.pipeline.outcomes.OutcomeRecorder": 0},
         BEATWATCH_RUNTIME=runtime,
     )
-    process = CrawlerProcess(scrapy_cfg, install_root_handler=False)
+    process = CrawlerProcess(scrapy_cfg)
+    quiet_libraries()
     started: list[tuple[Any, Crawler, int]] = []
     for source in sources:
         run_id = runtime.state.start_run(source.name, utcnow())

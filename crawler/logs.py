@@ -43,5 +43,15 @@ def setup_logging(verbose: int = 0, json_logs: bool | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
+    global _library_level
+    _library_level = logging.DEBUG if verbose >= 2 else logging.INFO if verbose else logging.WARNING
+    quiet_libraries()
+
+
+_library_level = logging.WARNING
+
+
+def quiet_libraries() -> None:
+    """Set the chatty libraries' log level again (Scrapy resets it when a crawl starts)."""
     for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+        logging.getLogger(name).setLevel(_library_level)

@@ -9,8 +9,8 @@ from typing import Any
 
 from alerts.matcher import Matcher, RuleSet
 from crawler import db
-from crawler.state import RunState
 from crawler.errors import ConfigError
+from crawler.state import RunState
 from indexer import SQLiteStore, Store
 
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    IgnoreRequest,
+    ResponseDataLossError,
+)
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.defer import CancelledError
 from twisted.internet.error import ConnectError, DNSLookupError, TCPTimedOutError, TimeoutError
@@ -26,12 +34,14 @@ def classify_failure(failure: Failure) -> tuple[str, bool]:
         if "redirect" in message:
             return "redirect_loop", True
         return "ignored", True
-    if failure.check(CancelledError):
-        return "too_large", True
-    if failure.check(DNSLookupError):
+    if failure.check(CancelledError, DownloadCancelledError):
+        return "too_large", True  # Scrapy cancels a download only past DOWNLOAD_MAXSIZE
+    if failure.check(DNSLookupError, CannotResolveHostError):
         return "dead_host", False
-    if failure.check(TimeoutError, TCPTimedOutError):
+    if failure.check(TimeoutError, TCPTimedOutError, DownloadTimeoutError):
         return "timeout", False
-    if failure.check(ConnectError):
+    if failure.check(ConnectError, DownloadConnectionRefusedError):
         return "dead_host", False
+    if failure.check(DownloadFailedError, ResponseDataLossError):
+        return "download_failed", False
     return failure.type.__name__ if failure.type else "error", False

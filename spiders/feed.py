@@ -156,6 +156,7 @@ class FeedSpider(scrapy.Spider):
             url,
             callback=self.parse_article,
             errback=self.article_failed,
+            dont_filter=True,  # deduplicated by id above; a self-redirect must end in an error
             meta={"feed_url": feed_url, "entry": entry, "article_id": aid, "url": url},
         )
 
@@ -213,7 +214,7 @@ class FeedSpider(scrapy.Spider):
         if kind in ("robots", "too_large"):
             self._skip(meta, kind, failure.getErrorMessage())
             return
-        self._inc("articles/errors")
+        self._inc("articles/fetch_errors")
         self._inc(f"errors/{kind}")
         logger.warning(
             "Article %(url)s of %(source)s failed: %(kind)s (%(error)s)",

@@ -10,7 +10,7 @@ DOWNLOADER_MIDDLEWARES = {
 }
 
 
-def scrapy_settings(crawl: Any, *, log_level: str = "INFO") -> dict[str, Any]:
+def scrapy_settings(crawl: Any) -> dict[str, Any]:
     """Map the ``crawl:`` section (user agent, robots, delay, timeouts, retries, caps) to Scrapy."""
     return {
         "BOT_NAME": "beatwatch",
@@ -18,11 +18,11 @@ def scrapy_settings(crawl: Any, *, log_level: str = "INFO") -> dict[str, Any]:
         "ROBOTSTXT_OBEY": crawl.obey_robots,
         "ROBOTSTXT_USER_AGENT": crawl.user_agent,
         "DOWNLOAD_DELAY": crawl.download_delay,
-        "RANDOMIZE_DOWNLOAD_DELAY": True,
+        "DOWNLOAD_DELAY_JITTER": 0.5,
         "DOWNLOAD_TIMEOUT": crawl.timeout,
         "RETRY_TIMES": crawl.retries,
         "RETRY_HTTP_CODES": [500, 502, 503, 504, 522, 524, 408, 429],
-        "BEATWATCH_RETRY_BACKOFF": getattr(crawl, "retry_backoff", 1.0),
+        "BEATWATCH_RETRY_BACKOFF": crawl.retry_backoff,
         "CONCURRENT_REQUESTS": 16,
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_host,
         "DOWNLOAD_MAXSIZE": crawl.max_page_bytes,
@@ -30,7 +30,6 @@ def scrapy_settings(crawl: Any, *, log_level: str = "INFO") -> dict[str, Any]:
         "REDIRECT_MAX_TIMES": 10,
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
-        "LOG_LEVEL": log_level,
         "DOWNLOADER_MIDDLEWARES": DOWNLOADER_MIDDLEWARES,
         "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
     }

@@ -65,8 +65,12 @@ def test_outcomes_add_up_to_fetched(crawled):
     _, summary = crawled
     for counts in summary["sources"].values():
         outcomes = (
-            counts["new"] + counts["updated"] + counts["unchanged"] + counts["duplicates"]
-            + counts["out_of_scope"] + counts["details"].get("articles/error", 0)
+            counts["new"]
+            + counts["updated"]
+            + counts["unchanged"]
+            + counts["duplicates"]
+            + counts["out_of_scope"]
+            + counts["details"].get("articles/error", 0)
         )
         assert outcomes == counts["fetched"]
 
@@ -159,8 +163,17 @@ def test_search_finds_phrase_with_source_filter_and_highlight(crawled, sites):
     (hit,) = data["hits"]
     assert hit["url"] == sites["wp-news"].url("/2026/11/us-defence-official-visits-phnom-penh/")
     assert "<mark>" in hit["snippet"]
-    assert set(hit) == {"id", "url", "title", "source", "published_at", "language", "score",
-                        "snippet", "story_id"}
+    assert set(hit) == {
+        "id",
+        "url",
+        "title",
+        "source",
+        "published_at",
+        "language",
+        "score",
+        "snippet",
+        "story_id",
+    }
     assert hit["published_at"].endswith("+00:00")
 
 

@@ -23,7 +23,8 @@ def rss(base: str, links: list[str]) -> str:
         f"<pubDate>Sat, 07 Nov 2026 0{i % 10}:00:00 +0000</pubDate></item>"
         for i, link in enumerate(links)
     )
-    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
+    head = '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+    return f"{head}{items}</channel></rss>"
 
 
 @pytest.fixture
@@ -39,9 +40,20 @@ def broken(project: Project, sites) -> Project:
 
 def test_error_pages_are_counted_and_the_good_article_is_kept(broken, sites):
     site = sites["broken"]
-    site.put("/errors.xml", rss(site.base, [
-        "/status/404", "/status/500", "/loop", "/big", "/redirect/2/ok/", "/docs/report.pdf",
-    ]))
+    site.put(
+        "/errors.xml",
+        rss(
+            site.base,
+            [
+                "/status/404",
+                "/status/500",
+                "/loop",
+                "/big",
+                "/redirect/2/ok/",
+                "/docs/report.pdf",
+            ],
+        ),
+    )
     result = broken.cli("crawl", "--json")
     assert result.code == 0, result.stderr
     counts = result.json()["sources"]["broken"]
@@ -110,4 +122,6 @@ def test_smtp_refusing_connections_keeps_alerts_queued_until_it_is_back(project)
     assert delivered["sent"] == 2
     assert again["alerts"]["sent"] == 0
     assert sorted(m["To"] for m in server.messages()) == [
-        "desk@example.org", "monitoring@example.org"]
+        "desk@example.org",
+        "monitoring@example.org",
+    ]

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from smtp_server import SmtpTestServer
 
 from alerts import compose, ledger, outbox
 from alerts.email import AlertEntry, AlertGroup, render_alert
 from alerts.mailer import SmtpMailer
 from crawler.db import connect
 from crawler.models import Article, Passage
+from smtp_server import SmtpTestServer
 
 NOW = datetime(2026, 12, 1, 7, 5, tzinfo=UTC)  # 14:05 in Phnom Penh
 TZ = "Asia/Phnom_Penh"

@@ -8,6 +8,9 @@ from email.message import EmailMessage
 from types import SimpleNamespace
 
 import pytest
+
+from alerts.mailer import MaildirMailer, SmtpMailer, mailer_from_settings, sender_from_settings
+from crawler.errors import ConfigError, DeliveryError, PermanentDeliveryError
 from smtp_server import (
     PASSWORD,
     USERNAME,
@@ -16,9 +19,6 @@ from smtp_server import (
     self_signed_certificate,
     silent_server,
 )
-
-from alerts.mailer import MaildirMailer, SmtpMailer, mailer_from_settings, sender_from_settings
-from crawler.errors import ConfigError, DeliveryError, PermanentDeliveryError
 
 needs_cryptography = pytest.mark.skipif(
     importlib.util.find_spec("cryptography") is None,

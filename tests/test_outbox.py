@@ -12,13 +12,13 @@ from itertools import pairwise
 from types import SimpleNamespace
 
 import pytest
-from smtp_server import SmtpTestServer, closed_port
 
 from alerts import compose, ledger, outbox
 from alerts.mailer import SmtpMailer
 from crawler.db import connect
 from crawler.errors import DeliveryError
 from crawler.models import Article, Passage
+from smtp_server import SmtpTestServer, closed_port
 
 NOW = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)
 
