@@ -7,6 +7,9 @@ foreground, or a child process that the scheduler starts for each due source.
 from __future__ import annotations
 
 import logging
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,10 +85,30 @@ def run_pass(settings: Any, source_names: list[str] | None = None) -> CrawlRepor
     runtime = Runtime.open(settings)
     try:
         summaries = _crawl(runtime, sources)
-        alerts = deliver_alerts(runtime)
+        with _signals_deferred():
+            alerts = deliver_alerts(runtime)
     finally:
         runtime.close()
     return CrawlReport(sources=summaries, alerts=alerts)
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Let alert composition and delivery finish when SIGINT/SIGTERM arrives after the crawl."""
+    received: list[int] = []
+
+    def note(signum: int, frame: Any) -> None:
+        received.append(signum)
+        logger.info(
+            "Received %(sig)s: finishing alert delivery first", {"sig": signal.Signals(signum).name}
+        )
+
+    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _crawl(runtime: Runtime, sources: list[Any]) -> list[SourceSummary]:

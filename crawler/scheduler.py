@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import threading
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from alerts import compose, outbox
 from alerts.mailer import mailer_from_settings, sender_from_settings
 from crawler import db
 from crawler.runtime import utcnow
+from crawler.state import RunState
 
 logger = logging.getLogger(__name__)
 
@@ -58,15 +60,25 @@ class Scheduler:
         )
 
     def add_jobs(self) -> None:
-        """One cron job per enabled source and digest rule; outbox delivery every minute."""
+        """One cron job per enabled source and digest rule; outbox delivery every minute.
+
+        A source that never ran, or whose schedule fired while no scheduler was running, is
+        crawled once at start-up (catch-up) and then on its schedule.
+        """
         tz = self.settings.tz
+        missed = self.missed_sources(utcnow())
         for source in self.settings.enabled_sources():
+            extra = {"next_run_time": utcnow()} if source.name in missed else {}
             self.scheduler.add_job(
                 self.crawl_source,
                 self.settings.trigger(source.schedule),
                 args=[source.name],
                 id=f"crawl:{source.name}",
                 name=f"crawl {source.name}",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=MISFIRE_GRACE_SECONDS,
+                **extra,
             )
         for rule in self.settings.alerts.rules:
             if rule.enabled and rule.mode == "digest":
@@ -83,6 +95,21 @@ class Scheduler:
             id="deliver",
             name="deliver queued alerts",
         )
+
+    def missed_sources(self, now: datetime) -> set[str]:
+        """Enabled sources with no run since their schedule last fired (or no run at all)."""
+        conn = db.connect(self.settings.store.path)
+        try:
+            state = RunState(conn)
+            missed = set()
+            for source in self.settings.enabled_sources():
+                runs = state.runs(source.name, limit=1)
+                trigger = self.settings.trigger(source.schedule)
+                if not runs or trigger.get_next_fire_time(None, runs[0].started_at) <= now:
+                    missed.add(source.name)
+            return missed
+        finally:
+            conn.close()
 
     def run_forever(self) -> None:
         """Start the jobs and block until SIGINT/SIGTERM, then stop gracefully."""
