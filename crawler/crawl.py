@@ -19,6 +19,7 @@ from alerts import compose, outbox
 from alerts.mailer import mailer_from_settings, sender_from_settings
 from crawler.logs import quiet_libraries
 from crawler.pipeline import STAGES
+from crawler.progress import CrawlProgress
 from crawler.runtime import Runtime, utcnow
 from spiders.feed import FeedSpider
 from spiders.settings import scrapy_settings
@@ -116,7 +117,10 @@ def _crawl(runtime: Runtime, sources: list[Any]) -> list[SourceSummary]:
     scrapy_cfg.update(
         LOG_INSTALL_ROOT_HANDLER=False,
         ITEM_PIPELINES=STAGES,
-        EXTENSIONS={"crawler.pipeline.outcomes.OutcomeRecorder": 0},
+        EXTENSIONS={
+            "crawler.pipeline.outcomes.OutcomeRecorder": 0,
+            "crawler.progress.CrawlProgress": 10,
+        },
         BEATWATCH_RUNTIME=runtime,
     )
     process = CrawlerProcess(scrapy_cfg)
@@ -133,6 +137,7 @@ def _crawl(runtime: Runtime, sources: list[Any]) -> list[SourceSummary]:
         )
         started.append((source, crawler, run_id))
     process.start()
+    CrawlProgress.finish()
     summaries = []
     for source, crawler, run_id in started:
         summary = summarise(source.name, crawler.stats.get_stats())

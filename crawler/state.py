@@ -7,6 +7,7 @@ that is interrupted or crashes resumes from what was committed.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,6 +40,7 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at TEXT NOT NULL,
     finished_at TEXT,
     status TEXT NOT NULL,
+    pid INTEGER,
     stats TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS runs_by_source ON runs (source, id);
@@ -75,6 +77,19 @@ class RunRecord:
     finished_at: datetime | None
     status: str
     stats: dict
+
+
+def _alive(pid: int | None) -> bool:
+    """Whether a process with this id still runs on this host."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -162,11 +177,24 @@ class RunState:
         )
 
     def start_run(self, source: str, now: datetime) -> int:
-        """Open a run record; it stays 'running' until ``finish_run`` (a crash leaves it so)."""
-        cur = self.conn.execute(
-            "INSERT INTO runs (source, started_at, status) VALUES (?, ?, 'running')",
-            (source, _iso(now)),
-        )
+        """Open a run record; it stays 'running' until ``finish_run``.
+
+        A 'running' record of the same source whose process is gone is closed as 'crashed'
+        first, so a run killed mid-way shows in the history and the error streak.
+        """
+        with transaction(self.conn):
+            for row in self.conn.execute(
+                "SELECT id, pid FROM runs WHERE source = ? AND status = 'running'", (source,)
+            ).fetchall():
+                if not _alive(row["pid"]):
+                    self.conn.execute(
+                        "UPDATE runs SET status = 'crashed', finished_at = ? WHERE id = ?",
+                        (_iso(now), row["id"]),
+                    )
+            cur = self.conn.execute(
+                "INSERT INTO runs (source, started_at, status, pid) VALUES (?, ?, 'running', ?)",
+                (source, _iso(now), os.getpid()),
+            )
         return int(cur.lastrowid)
 
     def finish_run(self, run_id: int, *, status: str, stats: dict, now: datetime) -> None:
@@ -202,10 +230,13 @@ class RunState:
         return _dt(row["t"])
 
     def error_streak(self, source: str) -> int:
-        """How many of the source's latest finished runs failed in a row."""
+        """How many of the source's latest runs failed or crashed in a row.
+
+        Runs still going, and runs interrupted by a signal (a deliberate stop), do not count.
+        """
         streak = 0
         for run in self.runs(source, limit=100):
-            if run.status == "running":
+            if run.status in ("running", "interrupted"):
                 continue
             if run.status == "ok":
                 break

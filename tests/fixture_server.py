@@ -9,7 +9,7 @@ becomes the outlet's ``http://host:port``. Besides the files, every outlet answe
     /loop                 a redirect to itself, forever
     /big                  an HTML page of 6 MB
     /docs/report.pdf      a small PDF; /img/photo.jpg an image
-    /slow                 waits 3 s, then a page
+    /slow/<path>          waits 3 s, then serves <path>
 
 Feeds get an ETag (the body's hash) and a Last-Modified, and answer 304 to a matching
 conditional request. ``site.put(path, body)`` replaces or adds a file for the test's duration;
@@ -120,9 +120,9 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/big":
             body = b"<html><body><p>" + b"filler text " * 520_000 + b"</p></body></html>"
             return self._send(200, body)
-        if path == "/slow":
+        if path.startswith("/slow/"):
             time.sleep(3)
-            return self._send(200, b"<html><body><p>slow</p></body></html>")
+            path = path.removeprefix("/slow")
         if path.endswith(".pdf"):
             return self._send(200, PDF, "application/pdf")
         if path.endswith(".jpg"):

@@ -1,0 +1,71 @@
+"""Crawl progress: a live status line on a terminal, a periodic structured log line otherwise."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any, ClassVar
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+LOG_EVERY_SECONDS = 30.0
+
+
+class CrawlProgress:
+    """A Scrapy extension; all the crawlers of one pass share one board of per-source counts."""
+
+    board: ClassVar[dict[str, dict[str, int]]] = {}
+    _last_log: ClassVar[float] = 0.0
+
+    def __init__(self, stats: Any, tty: bool):
+        self.stats = stats
+        self.tty = tty
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CrawlProgress:
+        ext = cls(crawler.stats, sys.stderr.isatty())
+        for signal in (signals.item_scraped, signals.item_dropped, signals.response_received):
+            crawler.signals.connect(ext.update, signal=signal)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    def update(self, spider: Any, **_: Any) -> None:
+        stats = self.stats.get_stats()
+        self.board[spider.source.name] = {
+            "fetched": stats.get("beatwatch/fetched", 0),
+            "new": stats.get("beatwatch/articles/new", 0),
+            "errors": stats.get("beatwatch/articles/fetch_errors", 0)
+            + stats.get("beatwatch/feeds/errors", 0),
+        }
+        self._show()
+
+    def spider_closed(self, spider: Any, reason: str) -> None:
+        self.update(spider)
+
+    @classmethod
+    def finish(cls) -> None:
+        """End the live line once every crawler of the pass has closed."""
+        if cls.board and sys.stderr.isatty():
+            sys.stderr.write("\n")
+
+    def _show(self) -> None:
+        totals = {k: sum(c[k] for c in self.board.values()) for k in ("fetched", "new", "errors")}
+        if self.tty:
+            sys.stderr.write(
+                f"\rcrawling {len(self.board)} sources: {totals['fetched']} fetched,"
+                f" {totals['new']} new, {totals['errors']} errors   "
+            )
+            sys.stderr.flush()
+            return
+        now = time.monotonic()
+        if now - CrawlProgress._last_log >= LOG_EVERY_SECONDS:
+            CrawlProgress._last_log = now
+            logger.info(
+                "Crawl progress: %(fetched)d fetched, %(new)d new, %(errors)d errors",
+                totals,
+                extra={"progress": self.board},
+            )
