@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import sqlite3
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -133,6 +134,7 @@ def deliver_due(
     ensure_schema(conn)
     release_stale_claims(conn, now=now)
     report = DeliveryReport()
+    started = time.monotonic()
     due = conn.execute(
         """
         SELECT id FROM outbox WHERE state = ? AND next_attempt_at <= ?
@@ -141,7 +143,10 @@ def deliver_due(
         (QUEUED, timestamp(datetime.max.replace(tzinfo=UTC) if ignore_backoff else now)),
     ).fetchall()
     for row in due:
-        claimed = _claim(conn, row["id"], now)
+        # A long pass must not stamp late claims with its start time: another process would
+        # then see them as stale, release and send them again.
+        claim_time = now + timedelta(seconds=time.monotonic() - started)
+        claimed = _claim(conn, row["id"], claim_time)
         if claimed is not None:
             _attempt(conn, row["id"], claimed, mailer, now, backoff_max, report)
     return report

@@ -6,7 +6,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,8 @@ def _errors_to_exit(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except QuerySyntaxError as exc:
             raise UsageError(f"query syntax: {exc}") from exc
+        except ConfigError as exc:
+            raise UsageError(f"invalid configuration\n{exc}") from exc
         except BeatwatchError as exc:
             raise click.ClickException(str(exc)) from exc
 
@@ -49,10 +51,13 @@ def _emit(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-def _date(value: str | None) -> datetime | None:
+def _date(value: str | None) -> date | datetime | None:
+    """A bare ``YYYY-MM-DD`` stays a date (a whole day, as in queries); else an aware datetime."""
     if value is None:
         return None
     try:
+        if len(value) == 10:
+            return date.fromisoformat(value)
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
         raise UsageError(f"not a date: {value!r} (use YYYY-MM-DD or ISO 8601)") from exc
@@ -102,6 +107,9 @@ def crawl(ctx: click.Context, sources: tuple[str, ...], as_json: bool) -> None:
         _emit(report.to_json())
     else:
         click.echo(format_crawl_report(report))
+    broken = [s.source for s in report.sources if s.status == "error"]
+    if broken:
+        raise click.ClickException(f"the crawl of {', '.join(broken)} broke; see the log")
 
 
 @cli.command()
@@ -271,7 +279,13 @@ def config_check(ctx: click.Context) -> None:
 
     Example: beatwatch --config config/beatwatch.yaml config check
     """
+    from crawler.runtime import check_supported
+
     settings = _load(ctx)
+    try:
+        check_supported(settings)
+    except ConfigError as exc:
+        raise UsageError(f"invalid configuration\n{exc}") from exc
     click.echo(settings.describe())
     click.echo("configuration OK")
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,10 +71,18 @@ def summarise(source: str, stats: dict[str, Any]) -> SourceSummary:
         "out_of_scope": bw.get("articles/out_of_scope", 0),
         "errors": articles_errors + bw.get("feeds/errors", 0),
     }
-    finished = stats.get("finish_reason") == "finished"
-    feeds_ok = bw.get("feeds/fetched", 0) > 0
-    status = "ok" if finished and feeds_ok else ("interrupted" if not finished else "failed")
-    return SourceSummary(source=source, status=status, counts=counts, details=bw)
+    return SourceSummary(source=source, status=_status(stats, bw), counts=counts, details=bw)
+
+
+def _status(stats: dict[str, Any], bw: dict[str, int]) -> str:
+    """ok: a feed answered; failed: none did; interrupted: stopped by a signal; error: the
+    crawler itself broke (a bug, logged as critical): the pass did not complete."""
+    reason = stats.get("finish_reason")
+    if reason is None:
+        return "error"
+    if reason != "finished":
+        return "interrupted"
+    return "ok" if bw.get("feeds/fetched", 0) > 0 else "failed"
 
 
 def run_pass(settings: Any, source_names: list[str] | None = None) -> CrawlReport:
@@ -86,30 +92,22 @@ def run_pass(settings: Any, source_names: list[str] | None = None) -> CrawlRepor
     runtime = Runtime.open(settings)
     try:
         summaries = _crawl(runtime, sources)
-        with _signals_deferred():
-            alerts = deliver_alerts(runtime)
+        _defer_signals()
+        alerts = deliver_alerts(runtime)
     finally:
         runtime.close()
     return CrawlReport(sources=summaries, alerts=alerts)
 
 
-@contextmanager
-def _signals_deferred() -> Iterator[None]:
-    """Let alert composition and delivery finish when SIGINT/SIGTERM arrives after the crawl."""
-    received: list[int] = []
+def _defer_signals() -> None:
+    """Once the crawl is done, let composing, delivering and printing the summary finish.
 
-    def note(signum: int, frame: Any) -> None:
-        received.append(signum)
-        logger.info(
-            "Received %(sig)s: finishing alert delivery first", {"sig": signal.Signals(signum).name}
-        )
-
-    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    A SIGINT/SIGTERM from now on (the scheduler stopping) is ignored: the pass ends normally,
+    moments later, with exit status 0.
+    """
+    logger.debug("Crawl done: ignoring SIGINT/SIGTERM while alerts are delivered")
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def _crawl(runtime: Runtime, sources: list[Any]) -> list[SourceSummary]:

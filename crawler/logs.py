@@ -8,7 +8,16 @@ import sys
 from datetime import UTC, datetime
 from typing import ClassVar
 
-QUIET_LOGGERS = ("scrapy", "twisted", "protego", "trafilatura", "htmldate", "courlan", "filelock")
+QUIET_LOGGERS = (
+    "scrapy",
+    "twisted",
+    "protego",
+    "trafilatura",
+    "htmldate",
+    "courlan",
+    "filelock",
+    "apscheduler",
+)
 
 
 class JsonFormatter(logging.Formatter):
@@ -40,6 +49,7 @@ def setup_logging(verbose: int = 0, json_logs: bool | None = None) -> None:
         handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
         )
+    handler.addFilter(_library_filter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose >= 2 else logging.INFO)
@@ -49,6 +59,13 @@ def setup_logging(verbose: int = 0, json_logs: bool | None = None) -> None:
 
 
 _library_level = logging.WARNING
+
+
+def _library_filter(record: logging.LogRecord) -> bool:
+    """Drop libraries' records below their level, even after a library reset its loggers."""
+    if record.levelno >= _library_level:
+        return True
+    return not record.name.startswith(QUIET_LOGGERS)
 
 
 def quiet_libraries() -> None:

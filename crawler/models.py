@@ -126,3 +126,4 @@ class FetchedPage:
     rel_canonical: str | None
     entry: FeedFields
     default_language: str | None = None
+    feed_url: str = ""

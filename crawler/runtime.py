@@ -51,11 +51,15 @@ class Runtime:
         self.conn.close()
 
 
-def _open_store(settings: Any, conn: sqlite3.Connection) -> Store:
+def check_supported(settings: Any) -> None:
+    """Refuse, as a config error, what this version cannot run yet."""
     if settings.store.backend != "sqlite":
-        raise ConfigError(
-            [(str(settings.path or ""), "store.backend", "only 'sqlite' is available so far")]
-        )
+        where = str(settings.path or "")
+        raise ConfigError([(where, "store.backend", "only 'sqlite' is available in this version")])
+
+
+def _open_store(settings: Any, conn: sqlite3.Connection) -> Store:
+    check_supported(settings)
     return SQLiteStore(conn)
 
 

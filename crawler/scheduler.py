@@ -160,13 +160,13 @@ class Scheduler:
         finally:
             with self._lock:
                 self._children.pop(source, None)
-        if child.returncode != 0:
+        summary = _summary(out)
+        if summary is None:
             logger.error(
                 "Crawl of %(source)s exited with status %(rc)d",
                 {"source": source, "rc": child.returncode},
             )
             return None
-        summary = json.loads(out)
         counts = summary["sources"].get(source, {})
         logger.info(
             "Crawl of %(source)s finished: %(counts)s",
@@ -210,3 +210,11 @@ class Scheduler:
         finally:
             runtime.close()
         self.deliver()
+
+
+def _summary(out: str) -> dict | None:
+    """The child's ``crawl --json`` summary, or None when it died before printing one."""
+    try:
+        return json.loads(out)
+    except ValueError:
+        return None

@@ -105,10 +105,9 @@ class RunState:
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
-        with transaction(conn):
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+        for statement in SCHEMA.split(";"):  # no-ops once created: read-only users take no lock
+            if statement.strip():
+                conn.execute(statement)
 
     def feed_state(self, feed_url: str) -> FeedState | None:
         """The stored HTTP state of a feed, or None before its first complete fetch."""

@@ -189,6 +189,7 @@ class FeedSpider(scrapy.Spider):
                 summary=entry.summary,
             ),
             default_language=(self.source.language or [None])[0],
+            feed_url=meta["feed_url"],
         )
 
     def feed_failed(self, failure: Failure) -> None:
@@ -228,7 +229,13 @@ class FeedSpider(scrapy.Spider):
         if permanent:
             self._mark(meta, f"error:{kind}")
         else:
-            self._feeds[meta["feed_url"]].transient_failures += 1
+            self.transient_failure(meta["feed_url"])
+
+    def transient_failure(self, feed_url: str) -> None:
+        """An entry of this feed may succeed later: keep its validators so it is polled again."""
+        progress = self._feeds.get(feed_url)
+        if progress is not None:
+            progress.transient_failures += 1
 
     def _skip(self, meta: dict, reason: str, detail: str) -> None:
         self._inc(f"skipped/{reason}")

@@ -10,6 +10,7 @@ becomes the outlet's ``http://host:port``. Besides the files, every outlet answe
     /big                  an HTML page of 6 MB
     /docs/report.pdf      a small PDF; /img/photo.jpg an image
     /slow/<path>          waits 3 s, then serves <path>
+    /flaky/<n>/<path>     503 for the first n requests, then serves <path>
 
 Feeds get an ETag (the body's hash) and a Last-Modified, and answer 304 to a matching
 conditional request. ``site.put(path, body)`` replaces or adds a file for the test's duration;
@@ -53,6 +54,7 @@ class Site:
     port: int = 0
     overrides: dict[str, bytes] = field(default_factory=dict)
     requests: list[tuple[str, str, dict]] = field(default_factory=list)
+    failures: dict[str, int] = field(default_factory=dict)
 
     @property
     def base(self) -> str:
@@ -120,6 +122,13 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/big":
             body = b"<html><body><p>" + b"filler text " * 520_000 + b"</p></body></html>"
             return self._send(200, body)
+        if path.startswith("/flaky/"):
+            _, _, times, rest = path.split("/", 3)
+            served = self.site.failures.get(path, 0)
+            if served < int(times):
+                self.site.failures[path] = served + 1
+                return self._send(503, b"<html><body>try later</body></html>")
+            path = "/" + rest
         if path.startswith("/slow/"):
             time.sleep(3)
             path = path.removeprefix("/slow")
@@ -197,6 +206,7 @@ class FixtureSites:
         for site in self.sites.values():
             site.overrides.clear()
             site.requests.clear()
+            site.failures.clear()
 
     def stop(self) -> None:
         for server in self._servers:

@@ -127,31 +127,69 @@ def test_second_crawl_is_conditional_and_sends_nothing(crawled, sites):
     assert "If-None-Match" in feed_requests[-1]
 
 
+def edit_wp_article(sites, slug: str, old: str, new: str, title: str) -> str:
+    """Serve an edited body at ``slug`` and change its feed title so it is fetched again."""
+    wp = sites["wp-news"]
+    page = (wp.folder / slug.strip("/") / "index.html").read_text()
+    assert old in page
+    wp.put(slug, page.replace(old, new))
+    feed = (wp.folder / "feed" / "index.xml").read_text()
+    assert title in feed
+    wp.put("/feed/", feed.replace(title, title + " (updated)"))
+    return wp.url(slug)
+
+
 def test_edit_is_an_update_and_alerts_only_for_newly_matching_rules(crawled, sites):
     project, _ = crawled
-    wp = sites["wp-news"]
-    slug = "/2026/11/angkor-sentinel-exercise-to-resume/"
-    page = (wp.folder / slug.strip("/") / "index.html").read_text()
-    edited = page.replace("unresolved.", "unresolved. Planners will meet at Ream Naval Base.")
-    assert edited != page
-    wp.put(slug, edited)
-    feed = (wp.folder / "feed" / "index.xml").read_text()
-    wp.put("/feed/", feed.replace("after nine-year pause", "after nine-year pause (updated)"))
+    before = {
+        to: sum(m["To"] == to for m in messages(project))
+        for to in ("monitoring@example.org", "desk@example.org")
+    }
+    url = edit_wp_article(
+        sites,
+        "/2026/11/appeal-court-sets-date-for-kem-sokha-case/",
+        "treason",
+        "treason, and lawyers met officials near Ream Naval Base,",
+        "Appeal court sets date to hear Kem Sokha case",
+    )
     again = project.cli("crawl", "--source", "wp-news", "--json")
     assert again.code == 0, again.stderr
     counts = again.json()["sources"]["wp-news"]
-    assert counts["updated"] == 1, counts
-    assert counts["fetched"] == 1
-    desk = [m for m in messages(project) if m["To"] == "desk@example.org"]
-    assert len(desk) == 2
+    assert (counts["fetched"], counts["updated"]) == (1, 1), counts
+    mail = messages(project)
+    # kem-sokha matched the earlier revision: no second alert to monitoring
+    assert (
+        sum(m["To"] == "monitoring@example.org" for m in mail) == before["monitoring@example.org"]
+    )
+    desk = [m for m in mail if m["To"] == "desk@example.org"]
+    assert len(desk) == before["desk@example.org"] + 1
     latest = max(desk, key=lambda m: m["Date"].datetime)
+    assert "ream" in latest["Subject"]
     assert "(updated)" in body_text(latest)
-    assert wp.url(slug) in body_text(latest).splitlines()
+    assert url in body_text(latest).splitlines()
     with sqlite3.connect(project.db_path) as conn:
-        (revision,) = conn.execute(
-            "SELECT revision FROM articles WHERE url = ?", (wp.url(slug),)
-        ).fetchone()
-    assert revision == 2
+        (revision,) = conn.execute("SELECT revision FROM articles WHERE url = ?", (url,)).fetchone()
+        (earlier,) = conn.execute("SELECT COUNT(*) FROM article_revisions").fetchone()
+    assert (revision, earlier) == (2, 1)
+
+
+def test_search_until_a_date_includes_that_whole_day(crawled, sites):
+    project, _ = crawled
+    # published 2026-11-03T09:15+07:00; the wire copy at 04:10Z the same day
+    result = project.cli(
+        "search", '"military cooperation"', "--until", "2026-11-03", "--all-copies", "--json"
+    )
+    assert result.code == 0, result.stderr
+    urls = {h["url"] for h in result.json()["hits"]}
+    assert sites["wp-news"].url("/2026/11/us-defence-official-visits-phnom-penh/") in urls
+    assert all(h["published_at"] < "2026-11-04" for h in result.json()["hits"])
+
+
+def test_unknown_source_is_a_usage_error(crawled):
+    project, _ = crawled
+    result = project.cli("crawl", "--source", "nope")
+    assert result.code == 2
+    assert "nope" in result.stderr
 
 
 def test_search_finds_phrase_with_source_filter_and_highlight(crawled, sites):

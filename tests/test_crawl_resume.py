@@ -27,8 +27,8 @@ def slow(project: Project, sites) -> Project:
     project.config["crawl"]["concurrency_per_host"] = 1
     site.put("/errors.xml", rss(site.base, SLOW_LINKS))
     site.put("/ok/", ARTICLE)
-    site.put("/second/", ARTICLE.replace("Navy chiefs meet", "Coast guard drills begin"))
-    site.put("/third/", ARTICLE.replace("Navy chiefs meet", "Defence attaché named"))
+    site.put("/second/", ARTICLE.replace("Saturday", "Sunday"))
+    site.put("/third/", ARTICLE.replace("Saturday", "Monday"))
     return project
 
 

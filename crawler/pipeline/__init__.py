@@ -8,9 +8,11 @@ ends with exactly one outcome: new, updated, unchanged, duplicate, out_of_scope 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from scrapy.exceptions import DropItem
 
+from alerts.matcher import Document
 from crawler.models import Article, FetchedPage, Passage
 
 STAGES = {
@@ -31,7 +33,13 @@ class Candidate:
     page: FetchedPage
     article: Article
     outcome: str = "new"
+    previous: Article | None = None
     hits: list[tuple[str, Passage]] = field(default_factory=list)
+
+    @cached_property
+    def doc(self) -> Document:
+        """The article tokenised and folded once, for the scope query and every rule."""
+        return Document.from_article(self.article)
 
 
 class Dropped(DropItem):

@@ -10,7 +10,10 @@ from crawler.pipeline import Candidate
 
 
 class AlertMatchStage:
-    """Annotates the candidate with ``(rule, passage)`` hits; the store stage records them."""
+    """Annotates the candidate with ``(rule, passage)`` hits; the store stage records them.
+
+    The (rule, story) ledger then keeps a story from alerting a rule twice.
+    """
 
     def __init__(self, rules: RuleSet):
         self.rules = rules
@@ -23,7 +26,10 @@ class AlertMatchStage:
         return cls(rules)
 
     def process_item(self, item: Candidate) -> Candidate:
-        doc = Document.from_article(item.article)
-        names = self.rules.match(doc)
-        item.hits = [(name, self.rules.matchers[name].passage(doc)) for name in names]
+        names = self.rules.match(item.doc)
+        if item.previous is not None:
+            # An edit alerts only for rules the earlier revision did not already match.
+            before = set(self.rules.match(Document.from_article(item.previous)))
+            names = [name for name in names if name not in before]
+        item.hits = [(name, self.rules.matchers[name].passage(item.doc)) for name in names]
         return item

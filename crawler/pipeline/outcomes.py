@@ -43,6 +43,7 @@ class OutcomeRecorder:
         ext = cls(crawler.settings["BEATWATCH_RUNTIME"].state, crawler.stats)
         crawler.signals.connect(ext.item_dropped, signal=signals.item_dropped)
         crawler.signals.connect(ext.item_error, signal=signals.item_error)
+        crawler.signals.connect(ext.spider_error, signal=signals.spider_error)
         return ext
 
     def item_dropped(self, item: Any, response: Any, exception: Exception, spider: Any) -> None:
@@ -55,11 +56,24 @@ class OutcomeRecorder:
             mark_seen(self.state, page, outcome, utcnow())
 
     def item_error(self, item: Any, response: Any, spider: Any, failure: Any) -> None:
+        """A stage raised: counted, logged, and its feed polled again next run (not lost)."""
         self.stats.inc_value("beatwatch/articles/error")
         logger.error(
             "Pipeline error on %(url)s: %(error)s",
             {"url": _url(item), "error": failure.getErrorMessage()},
         )
+        page = item.page if isinstance(item, Candidate) else item
+        spider.transient_failure(getattr(page, "feed_url", ""))
+
+    def spider_error(self, failure: Any, response: Any, spider: Any) -> None:
+        """A spider callback raised: counted, logged, and the feed polled again next run."""
+        self.stats.inc_value("beatwatch/articles/fetch_errors")
+        self.stats.inc_value("beatwatch/errors/spider")
+        logger.error(
+            "Spider error on %(url)s: %(error)s",
+            {"url": response.url, "error": failure.getErrorMessage()},
+        )
+        spider.transient_failure(response.meta.get("feed_url", ""))
 
 
 def _url(item: Any) -> str:

@@ -23,6 +23,6 @@ class ScopeStage:
         return cls(scope)
 
     def process_item(self, item: Candidate) -> Candidate:
-        if not self.scope.matches(item.article):
+        if not self.scope.matches_doc(item.doc):
             raise OutOfScope(f"out of scope: {item.article.url}", item)
         return item

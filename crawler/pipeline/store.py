@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from scrapy.crawler import Crawler
 
 from alerts import ledger
 from crawler.db import transaction
 from crawler.pipeline import Candidate
+from crawler.pipeline.dedup import classify
 from crawler.pipeline.outcomes import mark_seen
 from crawler.runtime import Runtime, utcnow
 
 
 class StoreStage:
-    """Writes the article, its new (rule, story) hits and its seen-URL record atomically."""
+    """Writes the article, its new (rule, story) hits and its seen-URL record atomically.
 
-    def __init__(self, runtime: Runtime, stats=None):
+    The dedup decision is taken again under the write lock: another crawl process may have
+    stored the same URL or the same body since the dedup stage looked, and two copies of one
+    story must never become two stories (that would alert twice).
+    """
+
+    def __init__(self, runtime: Runtime, stats: Any = None):
         self.rt = runtime
         self.stats = stats
 
@@ -24,7 +32,8 @@ class StoreStage:
 
     def process_item(self, item: Candidate) -> Candidate:
         now = utcnow()
-        with transaction(self.rt.conn):
+        with transaction(self.rt.conn):  # an Unchanged raised here rolls back and drops the item
+            classify(self.rt.store, item)
             self.rt.store.put(item.article)
             ledger.record_hits(
                 self.rt.conn, item.article, item.hits, mode_of=self.rt.rule_modes, now=now
