@@ -1,9 +1,9 @@
-"""Processing throughput: fixture pages on disk through extract, dedup, match and store.
+"""Processing throughput: pages on disk through extract, scope, dedup, match and store.
 
 Pins itself to one core, writes N distinct article pages (variants of the fixture outlets' pages)
-to a temp folder, then runs each through the real pipeline stages with 200 alert rules (the
-shipped beat rules plus synthetic ones), storing into a fresh SQLite file. Prints articles/s for
-the whole path and the time each stage takes per article.
+to a temp folder, then runs each through the real pipeline stages with the shipped scope and
+200 alert rules (the shipped beat rules plus synthetic ones), storing into a fresh SQLite file.
+Prints articles/s for the whole path and the time each stage takes per article.
 
     .venv/bin/python bench/bench_pipeline.py [--pages 1000] [--rules 200]
 """
@@ -17,21 +17,22 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from alerts.matcher import RuleSet  # noqa: E402
+from alerts.matcher import Matcher, RuleSet  # noqa: E402
 from crawler import db  # noqa: E402
 from crawler.config import load_config  # noqa: E402
 from crawler.models import FeedFields, FetchedPage  # noqa: E402
-from crawler.pipeline import Candidate  # noqa: E402
+from crawler.pipeline import Candidate, Dropped  # noqa: E402
 from crawler.pipeline.alert import AlertMatchStage  # noqa: E402
 from crawler.pipeline.dedup import DedupStage  # noqa: E402
 from crawler.pipeline.normalise import NormaliseStage  # noqa: E402
+from crawler.pipeline.scope import ScopeStage  # noqa: E402
 from crawler.pipeline.store import StoreStage  # noqa: E402
 from crawler.runtime import Runtime  # noqa: E402
 from crawler.state import RunState  # noqa: E402
@@ -85,20 +86,22 @@ def fixture_pages() -> list[tuple[Path, str]]:
     return pages
 
 
+def body_anchor(path: Path, outlet: str) -> str:
+    """The first words of the page's body paragraph, from the extraction fixtures' expected text."""
+    rel = path.parent.relative_to(SITE / outlet)
+    expected = (SITE / "expected" / outlet / rel).with_suffix(".txt").read_text(encoding="utf-8")
+    return expected.split("\n", 1)[0][:40]
+
+
 def write_variants(folder: Path, count: int, rng: random.Random) -> list[tuple[Path, str, str]]:
-    """``count`` distinct pages: each fixture page with a unique sentence added to its body."""
-    sources = fixture_pages()
+    """``count`` distinct pages: each fixture page with unique words inside its first paragraph."""
+    sources = [(path, outlet, body_anchor(path, outlet)) for path, outlet in fixture_pages()]
     out = []
     for i in range(count):
-        path, outlet = sources[i % len(sources)]
+        path, outlet, anchor = sources[i % len(sources)]
         html = path.read_text(encoding="utf-8").replace("{{BASE}}", f"http://{outlet}.example")
         extra = " ".join(rng.choice(WORDS) for _ in range(12))
-        marker = f"<p>Update {i}: {extra}.</p>"
-        html = (
-            html.replace("</article>", marker + "</article>", 1)
-            if "</article>" in html
-            else (html.replace("</p>", "</p>" + marker, 3))
-        )
+        html = html.replace(anchor, f"{anchor} (update {i}: {extra})", 1)
         target = folder / f"page-{i:05d}.html"
         target.write_text(html, encoding="utf-8")
         out.append((target, outlet, f"http://{outlet}.example/variant/{i}/"))
@@ -125,6 +128,7 @@ def run(pages: int, rule_count: int) -> None:
         folder = Path(tmp)
         variants = write_variants(folder, pages, rng)
         rules = RuleSet(build_rules(rule_count, rng))
+        scope = Matcher(load_config(ROOT / "config" / "beatwatch.yaml").scope)
         conn = db.connect(folder / "bench.db")
         store = SQLiteStore(conn)
         runtime = Runtime(
@@ -134,16 +138,18 @@ def run(pages: int, rule_count: int) -> None:
             state=RunState(conn),
             rules=rules,
             rule_modes={name: "immediate" for name in rules.matchers},
-            scope=None,
+            scope=scope,
         )
         stages = {
             "normalise": NormaliseStage(),
+            "scope": ScopeStage(scope),
             "dedup": DedupStage(store),
             "match": AlertMatchStage(rules),
             "store": StoreStage(runtime),
         }
         timings: dict[str, list[float]] = defaultdict(list)
         hits = 0
+        outcomes: Counter[str] = Counter()
         start = time.perf_counter()
         for n, (path, outlet, url) in enumerate(variants, 1):
             t0 = time.perf_counter()
@@ -164,16 +170,22 @@ def run(pages: int, rule_count: int) -> None:
                 rel_canonical=None,
                 entry=FeedFields(),
             )
-            for name, stage in stages.items():
-                t = time.perf_counter()
-                item = stage.process_item(item)
-                timings[name].append(time.perf_counter() - t)
+            try:
+                for name, stage in stages.items():
+                    t = time.perf_counter()
+                    item = stage.process_item(item)
+                    timings[name].append(time.perf_counter() - t)
+            except Dropped as dropped:
+                outcomes[dropped.outcome] += 1
+                continue
+            outcomes[item.outcome] += 1
             hits += len(item.hits)
             if n % 200 == 0:
                 print(f"  {n}/{pages} pages", file=sys.stderr)
         elapsed = time.perf_counter() - start
         conn.close()
-    print(f"pages: {pages}, rules: {rule_count}, alert hits: {hits}, one core")
+    print(f"pages: {pages}, rules: {rule_count} + the shipped scope, alert hits: {hits}, one core")
+    print("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
     print(f"whole path: {pages / elapsed:.1f} articles/s ({elapsed:.2f} s)")
     extract_total = sum(timings["extract"])
     print(f"extraction alone: {pages / extract_total:.1f} pages/s")

@@ -16,9 +16,10 @@ from twisted.internet.defer import CancelledError
 from twisted.internet.error import ConnectError, DNSLookupError, TCPTimedOutError, TimeoutError
 from twisted.python.failure import Failure
 
-# 4xx answers are the page's final word (gone, forbidden); 5xx, timeouts and dead hosts may heal.
+# 4xx answers are the page's final word (gone, bad request); 5xx, timeouts and dead hosts may
+# heal. 403 is the exception: bot walls and rate limiters answer it and later let us through.
 PERMANENT_STATUS = range(400, 500)
-TRANSIENT_STATUS = {408, 425, 429}
+TRANSIENT_STATUS = {403, 408, 425, 429}
 
 
 def classify_failure(failure: Failure) -> tuple[str, bool]:
