@@ -6,7 +6,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -88,13 +88,24 @@ def cli(ctx: click.Context, config: Path | None, verbose: int) -> None:
 
 @cli.command()
 @click.option("--source", "sources", multiple=True, metavar="NAME", help="Only this source.")
+@click.option("--since", help="Backfill: walk sitemaps and listing pages back to this date.")
+@click.option("--until", help="Backfill: only articles published before this date.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @click.pass_context
 @_errors_to_exit
-def crawl(ctx: click.Context, sources: tuple[str, ...], as_json: bool) -> None:
+def crawl(
+    ctx: click.Context,
+    sources: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    as_json: bool,
+) -> None:
     """Crawl every enabled source once, index, match alerts, deliver, print a summary.
 
-    Example: beatwatch crawl --source khmer-times --json
+    With --since, backfill the named sources instead: their sitemaps and listing pagination
+    back to that date. An interrupted backfill resumes where it stopped when run again.
+
+    Example: beatwatch crawl --source khmer-times --since 2026-01-01 --json
     """
     from crawler.crawl import run_pass
     from crawler.report import format_crawl_report
@@ -102,7 +113,7 @@ def crawl(ctx: click.Context, sources: tuple[str, ...], as_json: bool) -> None:
     settings = _load(ctx)
     for name in sources:
         settings.source(name)
-    report = run_pass(settings, list(sources) or None)
+    report = run_pass(settings, list(sources) or None, _backfill_window(since, until, sources))
     if as_json:
         _emit(report.to_json())
     else:
@@ -110,6 +121,27 @@ def crawl(ctx: click.Context, sources: tuple[str, ...], as_json: bool) -> None:
     broken = [s.source for s in report.sources if s.status == "error"]
     if broken:
         raise click.ClickException(f"the crawl of {', '.join(broken)} broke; see the log")
+
+
+def _backfill_window(since: str | None, until: str | None, sources: tuple[str, ...]):
+    from spiders.base import Window
+
+    if since is None:
+        if until is not None:
+            raise UsageError("--until needs --since")
+        return None
+    if not sources:
+        raise UsageError("a backfill needs --source NAME (one or more)")
+    return Window(since=_instant(since), until=_instant(until, end_of_day=True))
+
+
+def _instant(value: str | None, end_of_day: bool = False) -> datetime | None:
+    """A --since/--until value as an aware datetime; a bare date means its whole day (UTC)."""
+    parsed = _date(value)
+    if parsed is None or isinstance(parsed, datetime):
+        return parsed
+    start = datetime(parsed.year, parsed.month, parsed.day, tzinfo=UTC)
+    return start + timedelta(days=1) if end_of_day else start
 
 
 @cli.command()

@@ -19,12 +19,23 @@ from crawler.logs import quiet_libraries
 from crawler.pipeline import STAGES
 from crawler.progress import CrawlProgress
 from crawler.runtime import Runtime, utcnow
-from spiders.feed import FeedSpider
+from spiders.base import Window
 from spiders.settings import scrapy_settings
+from spiders.source import SourceSpider
 
 logger = logging.getLogger(__name__)
 
-SUMMARY_KEYS = ("fetched", "new", "updated", "unchanged", "duplicates", "out_of_scope", "errors")
+SUMMARY_KEYS = (
+    "fetched",
+    "new",
+    "updated",
+    "unchanged",
+    "duplicates",
+    "out_of_scope",
+    "empty",
+    "errors",
+)
+ENDPOINTS = ("feeds", "sitemaps", "listings")
 
 
 @dataclass
@@ -62,6 +73,7 @@ def summarise(source: str, stats: dict[str, Any]) -> SourceSummary:
     """Turn a crawler's stats into the run summary for its source."""
     bw = {k.removeprefix("beatwatch/"): v for k, v in stats.items() if k.startswith("beatwatch/")}
     articles_errors = bw.get("articles/fetch_errors", 0) + bw.get("articles/error", 0)
+    endpoint_errors = sum(bw.get(f"{kind}/errors", 0) for kind in ENDPOINTS)
     counts = {
         "fetched": bw.get("fetched", 0),
         "new": bw.get("articles/new", 0),
@@ -69,29 +81,39 @@ def summarise(source: str, stats: dict[str, Any]) -> SourceSummary:
         "unchanged": bw.get("articles/unchanged", 0),
         "duplicates": bw.get("articles/duplicate", 0),
         "out_of_scope": bw.get("articles/out_of_scope", 0),
-        "errors": articles_errors + bw.get("feeds/errors", 0),
+        "empty": bw.get("articles/empty", 0),
+        "errors": articles_errors + endpoint_errors,
     }
+    if counts["empty"]:
+        logger.warning(
+            "Source %(source)s: %(n)d pages had no article text (check its extract selectors)",
+            {"source": source, "n": counts["empty"]},
+        )
     return SourceSummary(source=source, status=_status(stats, bw), counts=counts, details=bw)
 
 
 def _status(stats: dict[str, Any], bw: dict[str, int]) -> str:
-    """ok: a feed answered; failed: none did; interrupted: stopped by a signal; error: the
-    crawler itself broke (a bug, logged as critical): the pass did not complete."""
+    """ok: a feed, sitemap or listing page answered; failed: none did; interrupted: stopped by
+    a signal; error: the crawler itself broke (a bug, logged as critical)."""
     reason = stats.get("finish_reason")
     if reason is None:
         return "error"
     if reason != "finished":
         return "interrupted"
-    return "ok" if bw.get("feeds/fetched", 0) > 0 else "failed"
+    answered = sum(bw.get(f"{kind}/fetched", 0) for kind in ENDPOINTS)
+    return "ok" if answered else "failed"
 
 
-def run_pass(settings: Any, source_names: list[str] | None = None) -> CrawlReport:
-    """Crawl the sources once, record each run, then queue and deliver immediate alerts."""
+def run_pass(
+    settings: Any, source_names: list[str] | None = None, backfill: Window | None = None
+) -> CrawlReport:
+    """Crawl the sources once (or backfill them over a window), record each run, then queue
+    and deliver immediate alerts."""
     sources = [settings.source(n) for n in source_names] if source_names else None
     sources = sources or settings.enabled_sources()
     runtime = Runtime.open(settings)
     try:
-        summaries = _crawl(runtime, sources)
+        summaries = _crawl(runtime, sources, backfill)
         _defer_signals()
         alerts = deliver_alerts(runtime)
     finally:
@@ -110,7 +132,7 @@ def _defer_signals() -> None:
         signal.signal(sig, signal.SIG_IGN)
 
 
-def _crawl(runtime: Runtime, sources: list[Any]) -> list[SourceSummary]:
+def _crawl(runtime: Runtime, sources: list[Any], backfill: Window | None) -> list[SourceSummary]:
     scrapy_cfg = scrapy_settings(runtime.settings.crawl)
     scrapy_cfg.update(
         LOG_INSTALL_ROOT_HANDLER=False,
@@ -126,12 +148,14 @@ def _crawl(runtime: Runtime, sources: list[Any]) -> list[SourceSummary]:
     started: list[tuple[Any, Crawler, int]] = []
     for source in sources:
         run_id = runtime.state.start_run(source.name, utcnow())
-        crawler = process.create_crawler(FeedSpider)
+        crawler = process.create_crawler(SourceSpider)
         process.crawl(
             crawler,
             source=source,
             state=runtime.state,
             max_items=runtime.settings.crawl.max_items_per_feed,
+            backfill=backfill,
+            backfill_max_pages=getattr(runtime.settings.crawl, "backfill_max_pages", 200),
         )
         started.append((source, crawler, run_id))
     process.start()

@@ -44,6 +44,14 @@ CREATE TABLE IF NOT EXISTS runs (
     stats TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS runs_by_source ON runs (source, id);
+CREATE TABLE IF NOT EXISTS backfill (
+    source TEXT NOT NULL,
+    window TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (source, window, key)
+);
 """
 
 
@@ -250,3 +258,21 @@ class RunState:
             (source, _iso(since)),
         ).fetchone()
         return int(row["n"])
+
+    def backfill_progress(self, source: str, window: str) -> dict[str, str]:
+        """What a backfill of the source over this window has completed so far (key -> value)."""
+        rows = self.conn.execute(
+            "SELECT key, value FROM backfill WHERE source = ? AND window = ?", (source, window)
+        ).fetchall()
+        return {row["key"]: row["value"] for row in rows}
+
+    def save_backfill_progress(
+        self, source: str, window: str, key: str, value: str, now: datetime
+    ) -> None:
+        """Record a completed sitemap or the furthest listing page, so a rerun continues."""
+        self.conn.execute(
+            "INSERT INTO backfill (source, window, key, value, updated_at) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (source, window, key) DO UPDATE SET value = excluded.value,"
+            " updated_at = excluded.updated_at",
+            (source, window, key, value, _iso(now)),
+        )

@@ -2,7 +2,8 @@
 
 Each outlet folder is served on its own loopback address (127.0.0.2, 127.0.0.3, ...) so that
 allowed_domains, robots.txt and per-host politeness behave as on the web. ``{{BASE}}`` in a file
-becomes the outlet's ``http://host:port``. Besides the files, every outlet answers:
+becomes the outlet's ``http://host:port`` and ``{{HOSTPORT}}`` its ``host:port``; ``/x.xml.gz`` is served as
+``x.xml`` gzipped when only the plain file exists. Besides the files, every outlet answers:
 
     /status/<code>        that status, small HTML body
     /redirect/<n>/<path>  n 302 hops, then <path>
@@ -19,6 +20,7 @@ conditional request. ``site.put(path, body)`` replaces or adds a file for the te
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import sys
 import threading
@@ -77,6 +79,9 @@ class Site:
             body = self.overrides.get(path, self.overrides.get(clean))
             return self._subst(body), _type_of(clean)
         target = self.folder / clean.lstrip("/")
+        if clean.endswith(".gz") and not target.is_file():
+            plain = self.resolve(clean.removesuffix(".gz"))
+            return (gzip.compress(plain[0], mtime=0), "application/x-gzip") if plain else None
         if clean.endswith("/"):
             for index in ("index.html", "index.xml"):
                 if (target / index).is_file():
@@ -87,7 +92,8 @@ class Site:
         return self._subst(target.read_bytes()), _type_of(target.name)
 
     def _subst(self, body: bytes) -> bytes:
-        return body.replace(b"{{BASE}}", self.base.encode("ascii"))
+        body = body.replace(b"{{BASE}}", self.base.encode("ascii"))
+        return body.replace(b"{{HOSTPORT}}", f"{self.host}:{self.port}".encode("ascii"))
 
 
 def _type_of(name: str) -> str:

@@ -10,7 +10,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 
 from crawler.models import FetchedPage
-from crawler.pipeline import Candidate, Dropped
+from crawler.pipeline import Candidate, Dropped, EmptyArticle
 from crawler.runtime import utcnow
 from crawler.state import RunState
 from crawler.urls import article_id
@@ -49,6 +49,8 @@ class OutcomeRecorder:
     def item_dropped(self, item: Any, response: Any, exception: Exception, spider: Any) -> None:
         outcome = getattr(exception, "outcome", "error")
         self.stats.inc_value(f"beatwatch/articles/{outcome}")
+        if isinstance(exception, EmptyArticle):
+            self.stats.inc_value("beatwatch/articles/empty")
         if outcome == "error":
             logger.warning("Dropped %(url)s: %(reason)s", {"url": _url(item), "reason": exception})
         if isinstance(exception, Dropped) and isinstance(item, (Candidate, FetchedPage)):
@@ -56,14 +58,12 @@ class OutcomeRecorder:
             mark_seen(self.state, page, outcome, utcnow())
 
     def item_error(self, item: Any, response: Any, spider: Any, failure: Any) -> None:
-        """A stage raised: counted, logged, and its feed polled again next run (not lost)."""
+        """A stage raised: counted and logged (the spider lists its origin again next run)."""
         self.stats.inc_value("beatwatch/articles/error")
         logger.error(
             "Pipeline error on %(url)s: %(error)s",
             {"url": _url(item), "error": failure.getErrorMessage()},
         )
-        page = item.page if isinstance(item, Candidate) else item
-        spider.transient_failure(getattr(page, "feed_url", ""))
 
     def spider_error(self, failure: Any, response: Any, spider: Any) -> None:
         """A spider callback raised: counted, logged, and the feed polled again next run."""
@@ -73,7 +73,7 @@ class OutcomeRecorder:
             "Spider error on %(url)s: %(error)s",
             {"url": response.url, "error": failure.getErrorMessage()},
         )
-        spider.transient_failure(response.meta.get("feed_url", ""))
+        spider.transient_failure(response.meta.get("origin", ""))
 
 
 def _url(item: Any) -> str:
