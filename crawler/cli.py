@@ -299,6 +299,34 @@ def alerts_deliver(ctx: click.Context, everything: bool, as_json: bool) -> None:
         click.echo(", ".join(f"{k} {v}" for k, v in report.items()))
 
 
+@cli.group()
+def sources() -> None:
+    """Sources: check the configured endpoints."""
+
+
+@sources.command("probe")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.pass_context
+@_errors_to_exit
+def sources_probe(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
+    """Fetch each feed, sitemap and listing page once (disabled sources too) and report
+    status, content type, item count and newest item date. Stores nothing.
+
+    Example: beatwatch sources probe khmer-times cambodianess
+    """
+    from crawler.probe import format_probe, run_probe
+
+    settings = _load(ctx)
+    for name in names:
+        settings.source(name)
+    results = run_probe(settings, list(names) or None)
+    if as_json:
+        _emit([r.to_json() for r in results])
+    else:
+        click.echo(format_probe(results))
+
+
 @cli.group("config")
 def config_group() -> None:
     """Configuration: validate it."""
