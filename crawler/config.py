@@ -13,6 +13,7 @@ import difflib
 import ipaddress
 import os
 import re
+from datetime import timedelta
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -141,6 +142,85 @@ def _check_cron(value: str, info: ValidationInfo) -> str:
     return value
 
 
+def _check_regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
+    return value
+
+
+_DURATION = re.compile(r"\s*(\d+)\s*([smhdw]?)\s*")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def _parse_duration(value: Any) -> timedelta:
+    """``90m``, ``12h``, ``3d``, ``2w`` or a number of seconds, as a positive timedelta."""
+    match = _DURATION.fullmatch(value) if isinstance(value, str) else None
+    try:
+        if isinstance(value, timedelta):
+            delta = value
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            delta = timedelta(seconds=value)
+        elif match:
+            delta = timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+        else:
+            raise ValueError
+    except (ValueError, OverflowError):  # OverflowError: .inf or a thousand millennia
+        raise ValueError(f"expected a duration like 3d or 12h, got {_show(value)}") from None
+    if delta <= timedelta(0):
+        raise ValueError(f"must be longer than 0, got {_show(value)}")
+    return delta
+
+
+def format_duration(delta: timedelta) -> str:
+    """``delta`` in the largest unit that divides it exactly: ``2d``, ``90m``, ``45s``."""
+    seconds = int(delta.total_seconds())
+    for unit in ("w", "d", "h", "m"):
+        if seconds % _UNIT_SECONDS[unit] == 0:
+            return f"{seconds // _UNIT_SECONDS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+def _check_selector(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    problem = _selector_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _selector_problem(expr: str) -> str | None:
+    try:
+        from spiders.selectors import validate_selector
+    except ImportError as exc:
+        if exc.name not in ("spiders", "spiders.selectors"):
+            raise
+        return _parsel_problem(expr)
+    return validate_selector(expr)
+
+
+def _parsel_problem(expr: str) -> str | None:
+    """Why parsel refuses ``expr`` (XPath if it starts with /, ( or xpath:, else CSS), or None.
+
+    The same rule and message as ``spiders.selectors.validate_selector``, for when that is absent.
+    """
+    from cssselect import SelectorError
+    from parsel import Selector
+
+    probe, text = Selector(text="<html/>"), expr.strip()
+    xpath = text.startswith(("/", "(", "xpath:"))
+    try:
+        if xpath:
+            probe.xpath(text.removeprefix("xpath:").strip())
+        else:
+            probe.css(text)
+    except (ValueError, SyntaxError, SelectorError) as exc:
+        return f"invalid {'XPath' if xpath else 'CSS selector'} {expr!r}: {exc}"
+    return None
+
+
 def _blank_to_none(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
@@ -197,6 +277,9 @@ Host = Annotated[str, AfterValidator(_check_host)]
 Language = Annotated[str, AfterValidator(_check_language)]
 Cron = Annotated[str, AfterValidator(_check_cron)]
 Query = Annotated[str, AfterValidator(_check_query)]
+Regex = Annotated[str, AfterValidator(_check_regex)]
+Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
+CssOrXpath = Annotated[str, AfterValidator(_check_selector)]
 Secret = Annotated[str | None, BeforeValidator(_blank_to_none), Field(repr=False)]
 
 
@@ -239,6 +322,27 @@ class CrawlSettings(_Model):
     concurrency_per_host: int = Field(2, ge=1)
     max_page_bytes: int = Field(5_000_000, gt=0)
     max_items_per_feed: int = Field(100, ge=1)
+    autothrottle: bool = True  # Scrapy AutoThrottle: slow down for hosts that answer slowly
+    retry_after_max: float = Field(120.0, gt=0)  # a longer Retry-After gives up for this run
+    crawl_delay_max: float = Field(30.0, gt=0)  # robots.txt Crawl-delay is honoured up to this
+    backfill_max_pages: int = Field(200, ge=1)  # listing pagination depth for backfill
+
+
+class ExtractSelectors(_Model):
+    """Per-source CSS or XPath selectors that replace generic extraction of a field when set.
+
+    A value starting with ``/``, ``(`` or ``xpath:`` is XPath, anything else CSS (parsel's
+    ``::text`` and ``::attr(name)`` included).
+    """
+
+    title: CssOrXpath | None = None
+    body: CssOrXpath | None = None
+    date: CssOrXpath | None = None
+    author: CssOrXpath | None = None
+
+    def fields(self) -> dict[str, str]:
+        """The selectors that are set, by field name."""
+        return {name: value for name, value in self.model_dump().items() if value is not None}
 
 
 class Source(_Model):
@@ -252,6 +356,12 @@ class Source(_Model):
     sitemaps: tuple[URL, ...] = ()
     start_urls: tuple[URL, ...] = ()
     allowed_domains: tuple[Host, ...]
+    robots_sitemaps: bool = False  # also read the Sitemap: lines of the hosts' robots.txt
+    max_age: Duration = timedelta(days=3)  # routine runs fetch sitemap URLs newer than this
+    follow: tuple[Regex, ...] = ()  # listing: article links must match one (empty: heuristic)
+    deny: tuple[Regex, ...] = ()  # listing: article links matching one are skipped
+    max_pages: int = Field(3, ge=1)  # listing pagination depth per routine run
+    extract: ExtractSelectors = ExtractSelectors()
     schedule: Cron = DEFAULT_SCHEDULE
     enabled: bool = True
     notes: str | None = None
@@ -270,22 +380,44 @@ class Source(_Model):
 
     @model_validator(mode="after")
     def _has_something_to_fetch(self) -> Source:
-        if self.enabled and not (self.feeds or self.sitemaps or self.start_urls):
-            raise ValueError("an enabled source needs feeds, sitemaps or start_urls")
+        if not self.enabled:
+            return self
+        if not (self.feeds or self.sitemaps or self.start_urls or self.robots_sitemaps):
+            raise ValueError(
+                "an enabled source needs feeds, sitemaps, start_urls or robots_sitemaps: true"
+            )
+        if self.robots_sitemaps and not self.robots_txt_urls:
+            raise ValueError(
+                "robots_sitemaps needs a homepage or allowed_domains to find robots.txt"
+            )
         return self
+
+    @property
+    def robots_txt_urls(self) -> tuple[str, ...]:
+        """Where ``robots_sitemaps`` looks for ``Sitemap:`` lines: ``/robots.txt`` of each host
+        the source fetches from and of its homepage, else ``https://`` each allowed domain."""
+        roots: dict[str, str] = {}
+        for url in (*self.feeds, *self.sitemaps, *self.start_urls, self.homepage):
+            if url:
+                parts = urlsplit(url)
+                roots.setdefault(parts.netloc.lower(), f"{parts.scheme}://{parts.netloc}")
+        found = list(roots.values()) or [f"https://{domain}" for domain in self.allowed_domains]
+        return tuple(f"{root}/robots.txt" for root in found)
 
 
 def _default_domains(data: dict) -> list[str]:
-    """The hosts of the feeds, sitemaps and start URLs, less ``www.`` so both forms are allowed."""
+    """The hosts of the feeds, sitemaps, start URLs and homepage, less ``www.`` so both forms are
+    allowed."""
     hosts: list[str] = []
-    for key in ("feeds", "sitemaps", "start_urls"):
+    for key in ("feeds", "sitemaps", "start_urls", "homepage"):
         urls = data.get(key)
+        urls = [urls] if key == "homepage" else urls
         for url in urls if isinstance(urls, list | tuple) else ():
             try:
                 host = urlsplit(url).hostname if isinstance(url, str) else None
+                host = _check_host(host.removeprefix("www.")) if host else None
             except ValueError:
-                host = None
-            host = host.removeprefix("www.") if host else None
+                host = None  # the URL itself is reported as not a URL
             if host and host not in hosts:
                 hosts.append(host)
     return hosts
@@ -417,11 +549,8 @@ class Settings(_Model):
         lines.append(f"sources: {len(self.sources)} ({enabled} enabled)")
         width = max((len(s.name) for s in self.sources), default=0)
         for s in self.sources:
-            fetches = _counted(len(s.feeds), "feed") + _counted(len(s.sitemaps), "sitemap")
-            fetches += _counted(len(s.start_urls), "start URL")
             state = "enabled " if s.enabled else "disabled"
-            what = ", ".join(fetches) or "nothing to fetch"
-            lines.append(f"  {s.name:<{width}}  {state}  {s.schedule:<20}  {what}")
+            lines.append(f"  {s.name:<{width}}  {state}  {s.schedule:<20}  {_describe_fetches(s)}")
         lines.append(f"rules: {len(self.alerts.rules)}")
         width = max((len(r.name) for r in self.alerts.rules), default=0)
         for r in self.alerts.rules:
@@ -431,8 +560,23 @@ class Settings(_Model):
         return "\n".join(lines)
 
 
-def _counted(n: int, noun: str) -> list[str]:
-    return [f"{n} {noun}{'s' if n != 1 else ''}"] if n else []
+def _counted(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
+def _describe_fetches(s: Source) -> str:
+    """The kinds of crawling a source does: ``feeds: 1; sitemaps: 1 + robots.txt, last 2d; ...``."""
+    kinds = [f"feeds: {len(s.feeds)}"] if s.feeds else []
+    if s.sitemaps or s.robots_sitemaps:
+        listed = [str(len(s.sitemaps))] if s.sitemaps else []
+        found = " + ".join([*listed, "robots.txt"] if s.robots_sitemaps else listed)
+        kinds.append(f"sitemaps: {found}, last {format_duration(s.max_age)}")
+    if s.start_urls:
+        starts, pages = _counted(len(s.start_urls), "start URL"), _counted(s.max_pages, "page")
+        kinds.append(f"listing: {starts}, {pages}")
+    if s.extract.fields():
+        kinds.append(f"selectors: {', '.join(s.extract.fields())}")
+    return "; ".join(kinds) or "nothing to fetch"
 
 
 def _describe_store(store: StoreSettings) -> str:

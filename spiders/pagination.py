@@ -2,8 +2,9 @@
 
 A routine run reads at most ``max_pages`` pages per start URL and stops early at a page that
 lists nothing new. A backfill reads a page, waits until its articles have outcomes, and goes on
-to the next page only while that page still had articles published on or after ``since``; the
-next page to read is recorded each time, so an interrupted backfill resumes there. Pagination
+to the next page only while that page still had articles published on or after ``since`` (and
+``backfill_max_pages`` allows); the next page to read is recorded each time, so a backfill that
+was interrupted or hit its page limit resumes there when run again. Pagination
 that loops back on itself ends at the first page seen twice.
 """
 
@@ -43,8 +44,7 @@ class ListingMixin(_Base):
                 continue
             if resume:
                 self._inc("backfill/resumed_listings")
-            depth = int(self.backfill_done.get(f"listing-depth:{start}", "1")) if resume else 1
-            yield self._listing_request(resume or start, start=start, depth=depth)
+            yield self._listing_request(resume or start, start=start, depth=1)
 
     def _listing_request(self, url: str, *, start: str, depth: int) -> scrapy.Request:
         self._pages_seen.add(url)
@@ -69,20 +69,28 @@ class ListingMixin(_Base):
         )
         self._inc("entries/total", len(page.article_links))
         requested = 0
-        next_page = self._next_page(page.next_page, depth)
+        next_page = self._next_page(page.next_page)
         self.origin(url, lambda: self._listing_complete(url, start, depth, next_page))
         for link in page.article_links:
             request = self.article_request(link, url, FeedFields())
             if request is not None:
                 requested += 1
                 yield request
-        if not self.backfill and next_page and requested:
-            yield self._listing_request(next_page, start=start, depth=depth + 1)
-        elif not self.backfill and next_page:
-            self._inc("listings/stopped_nothing_new")
+        if not self.backfill and next_page and self._deeper(depth):
+            if requested:
+                yield self._listing_request(next_page, start=start, depth=depth + 1)
+            else:
+                self._inc("listings/stopped_nothing_new")
         self.listed(url)
 
-    def _next_page(self, candidate: str | None, depth: int) -> str | None:
+    def _deeper(self, depth: int) -> bool:
+        """Whether this run may read another page after one at ``depth``."""
+        if depth < self.max_pages:
+            return True
+        self._inc("listings/max_pages_reached")
+        return False
+
+    def _next_page(self, candidate: str | None) -> str | None:
         if candidate is None:
             return None
         if candidate in self._pages_seen:
@@ -91,9 +99,6 @@ class ListingMixin(_Base):
                 "Pagination of %(source)s loops back to %(url)s: stopping",
                 {"source": self.source.name, "url": candidate},
             )
-            return None
-        if depth >= self.max_pages:
-            self._inc("listings/max_pages_reached")
             return None
         return candidate
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import sys
 import textwrap
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -16,6 +18,7 @@ from crawler.config import (
     Settings,
     cron_trigger,
     default_config_path,
+    format_duration,
     load_config,
 )
 from crawler.errors import ConfigError
@@ -316,7 +319,7 @@ def test_an_enabled_source_with_nothing_to_fetch_is_refused_but_a_disabled_one_i
     path = write(tmp_path, "sources:\n  - {name: wire}\n  - {name: archive, enabled: false}\n")
     assert only_problem(path) == (
         "sources[0]",
-        "an enabled source needs feeds, sitemaps or start_urls",
+        "an enabled source needs feeds, sitemaps, start_urls or robots_sitemaps: true",
     )
     settings = load_config(write(tmp_path, "sources:\n  - {name: archive, enabled: false}\n"))
     assert settings.enabled_sources() == []
@@ -721,7 +724,9 @@ def test_describe_summarises_store_delivery_sources_and_rules():
     assert "delivery: maildir var/mail" in text
     assert "sources: 3 (3 enabled)" in text
     lines = [line.split() for line in text.splitlines()]
-    assert ["valley-post", "enabled", "5", "*", "*", "*", "*", "1", "start", "URL"] in lines
+    assert ["valley-post", "enabled", "5", "*", "*", "*", "*", "listing:", "1", "start"] in [
+        line[:10] for line in lines
+    ]
     assert "  ferry      digest at '0 8 * * *' -> desk@example.org, night@example.org" in text
 
 
@@ -735,6 +740,291 @@ def test_default_config_path_prefers_the_environment(monkeypatch):
 def test_settings_built_in_code_use_the_same_defaults():
     assert Settings().alerts.delivery.maildir == "var/mail"
     assert Settings().path is None
+
+
+# -- crawling keys: sitemaps, listing pages, extraction overrides, politeness
+
+
+def test_the_crawling_keys_have_their_defaults(tmp_path):
+    settings = load_config(write(tmp_path, ONE_SOURCE))
+    source = settings.sources[0]
+    assert (source.follow, source.deny, source.max_pages) == ((), (), 3)
+    assert source.max_age == timedelta(days=3)
+    assert source.robots_sitemaps is False
+    assert source.extract.fields() == {}
+    crawl = settings.crawl
+    assert (crawl.autothrottle, crawl.retry_after_max, crawl.crawl_delay_max) == (True, 120, 30)
+    assert crawl.backfill_max_pages == 200
+
+
+def test_crawl_politeness_keys_are_read_and_bounded(tmp_path):
+    text = "crawl: {autothrottle: false, retry_after_max: 60, crawl_delay_max: 5.5,"
+    crawl = load_config(write(tmp_path, text + " backfill_max_pages: 50}\n")).crawl
+    assert (crawl.autothrottle, crawl.retry_after_max, crawl.crawl_delay_max) == (False, 60, 5.5)
+    assert crawl.backfill_max_pages == 50
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "message"),
+    [
+        ("crawl: {retry_after_max: 0}\n", "crawl.retry_after_max", "must be more than 0, got 0"),
+        ("crawl: {crawl_delay_max: -1}\n", "crawl.crawl_delay_max", "must be more than 0, got -1"),
+        (
+            "crawl: {backfill_max_pages: 0}\n",
+            "crawl.backfill_max_pages",
+            "must be at least 1, got 0",
+        ),
+        (
+            "crawl: {autothrottle: sometimes}\n",
+            "crawl.autothrottle",
+            "expected true or false, got 'sometimes'",
+        ),
+        (
+            "crawl: {autothrotle: false}\n",
+            "crawl.autothrotle",
+            "unknown key 'autothrotle' (did you mean 'autothrottle'?)",
+        ),
+    ],
+)
+def test_bad_crawl_politeness_values_are_refused(tmp_path, text, key, message):
+    assert only_problem(write(tmp_path, text)) == (key, message)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("90m", timedelta(minutes=90)),
+        ("12h", timedelta(hours=12)),
+        ("3d", timedelta(days=3)),
+        ("2w", timedelta(weeks=2)),
+        ("45s", timedelta(seconds=45)),
+        ("3600", timedelta(hours=1)),
+        (7200, timedelta(hours=2)),
+    ],
+)
+def test_max_age_is_a_duration_in_minutes_hours_days_weeks_or_seconds(tmp_path, value, expected):
+    source = load_config(write(tmp_path, ONE_SOURCE + f"    max_age: {value}\n")).sources[0]
+    assert source.max_age == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("3 days", "expected a duration like 3d or 12h, got '3 days'"),
+        ("2y", "expected a duration like 3d or 12h, got '2y'"),
+        ("-3d", "expected a duration like 3d or 12h, got '-3d'"),
+        ("true", "expected a duration like 3d or 12h, got true"),
+        ("[3d]", "expected a duration like 3d or 12h, got a list"),
+        (".inf", "expected a duration like 3d or 12h, got inf"),
+        ("99999999999w", "expected a duration like 3d or 12h, got '99999999999w'"),
+        ("0d", "must be longer than 0, got '0d'"),
+        ("0", "must be longer than 0, got 0"),
+    ],
+)
+def test_a_bad_max_age_is_refused(tmp_path, value, message):
+    path = write(tmp_path, ONE_SOURCE + f"    max_age: {value}\n")
+    assert only_problem(path) == ("sources[0].max_age", message)
+
+
+@pytest.mark.parametrize(
+    ("delta", "text"),
+    [
+        (timedelta(days=2), "2d"),
+        (timedelta(weeks=2), "2w"),
+        (timedelta(minutes=90), "90m"),
+        (timedelta(hours=36), "36h"),
+        (timedelta(seconds=61), "61s"),
+    ],
+)
+def test_format_duration_uses_the_largest_exact_unit(delta, text):
+    assert format_duration(delta) == text
+
+
+LISTING = """
+sources:
+  - name: harbour-gazette
+    start_urls: [https://harbour-gazette.example/news/]
+"""
+
+
+def test_follow_and_deny_patterns_and_max_pages_are_kept_as_given(tmp_path):
+    text = LISTING + "    follow: ['/article/', 'page=detail&id=\\d+']\n    deny: ['/video/']\n"
+    source = load_config(write(tmp_path, text + "    max_pages: 10\n")).sources[0]
+    assert source.follow == ("/article/", r"page=detail&id=\d+")
+    assert source.deny == ("/video/",)
+    assert source.max_pages == 10
+
+
+@pytest.mark.parametrize("key", ["follow", "deny"])
+def test_a_pattern_that_does_not_compile_is_refused_with_the_reason(tmp_path, key):
+    path = write(tmp_path, LISTING + f"    {key}: ['/article/', '/tag/(unclosed']\n")
+    assert only_problem(path) == (
+        f"sources[0].{key}[1]",
+        "invalid regular expression '/tag/(unclosed': missing ), unterminated subpattern "
+        "at position 5",
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "message"),
+    [
+        ("    max_pages: 0\n", "sources[0].max_pages", "must be at least 1, got 0"),
+        ("    max_pages: many\n", "sources[0].max_pages", "expected a whole number, got 'many'"),
+        ("    follow: /article/\n", "sources[0].follow", "expected a list, got '/article/'"),
+        (
+            "    robots_sitemaps: yes-please\n",
+            "sources[0].robots_sitemaps",
+            "expected true or false, got 'yes-please'",
+        ),
+    ],
+)
+def test_bad_listing_and_sitemap_values_are_refused(tmp_path, text, key, message):
+    assert only_problem(write(tmp_path, LISTING + text)) == (key, message)
+
+
+def test_extraction_selectors_accept_css_and_xpath_forms(tmp_path):
+    text = LISTING + textwrap.indent(
+        textwrap.dedent(
+            """\
+            extract:
+              title: h1.headline::text
+              body: "//div[@class='story-body']"
+              date: "xpath: //span[@class='dateline']/@data-published"
+              author: "(//span[@class='reporter'])[1]"
+            """
+        ),
+        "    ",
+    )
+    extract = load_config(write(tmp_path, text)).sources[0].extract
+    assert extract.fields() == {
+        "title": "h1.headline::text",
+        "body": "//div[@class='story-body']",
+        "date": "xpath: //span[@class='dateline']/@data-published",
+        "author": "(//span[@class='reporter'])[1]",
+    }
+
+
+def test_unset_selectors_are_left_out_of_the_fields(tmp_path):
+    path = write(tmp_path, LISTING + "    extract: {body: div.story-body}\n")
+    extract = load_config(path).sources[0].extract
+    assert (extract.title, extract.date, extract.author) == (None, None, None)
+    assert extract.fields() == {"body": "div.story-body"}
+
+
+BAD_SELECTORS = [
+    ("title", "'h1['", "invalid CSS selector 'h1[': "),
+    ("body", "'div:shiny'", "invalid CSS selector 'div:shiny': "),
+    ("date", "'//span[@class='", "invalid XPath '//span[@class=': "),
+    ("author", "'xpath: (//a'", "invalid XPath 'xpath: (//a': "),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "start"), BAD_SELECTORS)
+def test_an_invalid_selector_is_refused_with_the_reason(tmp_path, field, value, start):
+    key, message = only_problem(write(tmp_path, LISTING + f"    extract: {{{field}: {value}}}\n"))
+    assert key == f"sources[0].extract.{field}"
+    assert message.startswith(start) and len(message) > len(start)
+
+
+@pytest.mark.parametrize(("field", "value", "start"), BAD_SELECTORS)
+def test_selectors_are_checked_with_parsel_when_the_spiders_selectors_module_is_absent(
+    tmp_path, monkeypatch, field, value, start
+):
+    monkeypatch.setitem(sys.modules, "spiders.selectors", None)  # import now fails
+    key, message = only_problem(write(tmp_path, LISTING + f"    extract: {{{field}: {value}}}\n"))
+    assert key == f"sources[0].extract.{field}"
+    assert message.startswith(start) and len(message) > len(start)
+    path = write(tmp_path, LISTING + "    extract: {body: 'div.story-body > div.para'}\n")
+    assert load_config(path).sources[0].extract.body == "div.story-body > div.para"
+
+
+@pytest.mark.parametrize(
+    ("extract", "key", "message"),
+    [
+        ("{body: ''}", "sources[0].extract.body", "must not be empty"),
+        ("{titel: h1}", "sources[0].extract.titel", "unknown key 'titel' (did you mean 'title'?)"),
+        ("div.story", "sources[0].extract", "expected a mapping, got 'div.story'"),
+    ],
+)
+def test_a_malformed_extract_section_is_refused(tmp_path, extract, key, message):
+    path = write(tmp_path, LISTING + f"    extract: {extract}\n")
+    assert only_problem(path) == (key, message)
+
+
+def test_robots_sitemaps_alone_is_something_to_fetch(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        sources:
+          - name: harbour-gazette
+            homepage: https://www.harbour-gazette.example/
+            robots_sitemaps: true
+        """,
+    )
+    source = load_config(path).sources[0]
+    assert source.allowed_domains == ("harbour-gazette.example",)
+    assert source.robots_txt_urls == ("https://www.harbour-gazette.example/robots.txt",)
+
+
+def test_robots_txt_urls_are_one_per_host_fetched_from_keeping_the_scheme(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        sources:
+          - name: harbour-gazette
+            homepage: http://harbour-gazette.example/
+            feeds: [https://harbour-gazette.example/feed, "http://127.0.0.1:8080/rss"]
+            sitemaps: [https://harbour-gazette.example/sitemap.xml]
+            robots_sitemaps: true
+        """,
+    )
+    assert load_config(path).sources[0].robots_txt_urls == (
+        "https://harbour-gazette.example/robots.txt",
+        "http://127.0.0.1:8080/robots.txt",
+    )
+
+
+def test_robots_txt_falls_back_to_the_allowed_domains(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        sources:
+          - {name: harbour-gazette, robots_sitemaps: true, allowed_domains: [harbour.example]}
+        """,
+    )
+    assert load_config(path).sources[0].robots_txt_urls == ("https://harbour.example/robots.txt",)
+
+
+def test_robots_sitemaps_without_any_host_is_refused(tmp_path):
+    path = write(tmp_path, "sources:\n  - {name: harbour-gazette, robots_sitemaps: true}\n")
+    assert only_problem(path) == (
+        "sources[0]",
+        "robots_sitemaps needs a homepage or allowed_domains to find robots.txt",
+    )
+
+
+def test_describe_names_each_kind_of_crawling_a_source_does(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        sources:
+          - name: harbour-gazette
+            feeds: [https://harbour.example/feed]
+            sitemaps: [https://harbour.example/news-sitemap.xml]
+            robots_sitemaps: true
+            max_age: 2d
+            start_urls: [https://harbour.example/defence/, https://harbour.example/politics/]
+            max_pages: 1
+            extract: {body: div.story-body, date: span.dateline}
+          - {name: quiet-gazette, homepage: https://quiet.example/, robots_sitemaps: true}
+        """,
+    )
+    text = load_config(path).describe()
+    assert (
+        "feeds: 1; sitemaps: 1 + robots.txt, last 2d; listing: 2 start URLs, 1 page;"
+        " selectors: body, date"
+    ) in text
+    assert text.rstrip().splitlines()[-2].endswith("  sitemaps: robots.txt, last 3d")
 
 
 # -- the shipped configuration
@@ -752,7 +1042,7 @@ def test_the_shipped_config_is_valid_and_local_first(shipped):
     assert shipped.scope
 
 
-def test_the_shipped_config_enables_only_feeds_on_record(shipped):
+def test_the_shipped_config_enables_only_endpoints_on_record(shipped):
     assert [s.name for s in shipped.enabled_sources()] == [
         "khmer-times",
         "phnom-penh-post",
@@ -821,9 +1111,106 @@ def test_the_shipped_rules_alert_monitoring(shipped):
     assert all(r.recipients == ("monitoring@example.org",) for r in shipped.alerts.rules)
 
 
-def test_the_shipped_config_file_documents_unverified_feeds():
-    text = (SHIPPED.parent / "sources.yaml").read_text(encoding="utf-8")
-    assert text.count("# feed URL unverified: probe it from the crawler host before enabling") >= 15
+SOURCES_TEXT = (SHIPPED.parent / "sources.yaml").read_text(encoding="utf-8")
+DISABLED_REASONS = ("# Closed", "# Dormant", "# No usable feed")
+
+
+def comment_above(name: str) -> str:
+    """The comment lines directly above ``- name: NAME`` in the shipped sources file."""
+    lines = SOURCES_TEXT.splitlines()
+    end = lines.index(f"  - name: {name}")
+    start = end
+    while start > 0 and lines[start - 1].lstrip().startswith("#"):
+        if lines[start - 1].lstrip().startswith("# ---"):
+            break  # a section heading, not about this source
+        start -= 1
+    return "\n".join(line.strip() for line in lines[start:end])
+
+
+def test_every_disabled_shipped_source_says_why_in_a_comment(shipped):
+    for source in shipped.sources:
+        comment = comment_above(source.name)
+        if source.enabled:
+            assert "unverified" not in comment, source.name
+        else:
+            probe = "unverified: probe" in comment
+            assert probe or comment.startswith(DISABLED_REASONS), (source.name, comment)
+
+
+def test_each_unverified_kind_of_endpoint_is_marked_for_probing(shipped):
+    def marked(kind: str) -> set[str]:
+        marker = f"# {kind} unverified: probe"
+        return {s.name for s in shipped.sources if marker in comment_above(s.name)}
+
+    assert len(marked("feed URL")) >= 15
+    assert {s.name for s in shipped.sources if s.start_urls} == marked("listing pages")
+    assert {s.name for s in shipped.sources if s.robots_sitemaps} == marked("robots.txt sitemaps")
+
+
+def test_every_enabled_shipped_source_has_something_to_fetch(shipped):
+    for source in shipped.enabled_sources():
+        assert source.feeds or source.sitemaps or source.start_urls or source.robots_sitemaps
+
+
+def test_khmer_times_adds_its_sitemap_with_a_two_day_window(shipped):
+    source = shipped.source("khmer-times")
+    assert source.enabled
+    assert source.feeds == ("https://www.khmertimeskh.com/feed/",)
+    assert source.sitemaps == ("https://www.khmertimeskh.com/sitemap.xml",)
+    assert source.max_age == timedelta(days=2)
+
+
+def test_feedless_custom_cms_outlets_have_listing_pages_until_probed(shipped):
+    for name in ("cambodianess", "kiripost", "thmey-thmey", "us-treasury"):
+        source = shipped.source(name)
+        assert source.start_urls and not source.enabled, name
+
+
+def test_khmer_wordpress_outlets_have_disabled_robots_sitemap_variants(shipped):
+    with_robots = [s for s in shipped.sources if s.robots_sitemaps]
+    assert {s.name for s in with_robots} >= {
+        "kampuchea-thmey-sitemaps",
+        "rasmei-kampuchea",
+        "dap-news",
+        "koh-santepheap",
+    }
+    assert not any(s.enabled for s in with_robots)
+    assert all("km" in s.language for s in with_robots)
+    variant = shipped.source("kampuchea-thmey-sitemaps")
+    assert variant.robots_txt_urls == ("https://www.kampucheathmey.com/robots.txt",)
+
+
+@pytest.mark.parametrize(
+    ("name", "article", "not_article"),
+    [
+        (
+            "cambodianess",
+            "https://cambodianess.com/article/navy-talks-resume",
+            "https://cambodianess.com/categories/national",
+        ),
+        (
+            "thmey-thmey",
+            "https://thmeythmey.com/?page=detail&id=123456",
+            "https://thmeythmey.com/?page=location&menu1=3",
+        ),
+        (
+            "us-treasury",
+            "https://home.treasury.gov/news/press-releases/jy1234",
+            "https://home.treasury.gov/news/press-releases?page=2",
+        ),
+    ],
+)
+def test_shipped_follow_patterns_tell_articles_from_listings(shipped, name, article, not_article):
+    follow = shipped.source(name).follow
+    assert any(re.search(pattern, article) for pattern in follow)
+    assert not any(re.search(pattern, not_article) for pattern in follow)
+
+
+def test_robots_txt_of_every_shipped_source_is_inside_its_allowed_domains(shipped):
+    for source in shipped.sources:
+        for url in source.robots_txt_urls if source.robots_sitemaps else ():
+            host = urlsplit(url).hostname
+            assert any(host == d or host.endswith("." + d) for d in source.allowed_domains), url
 
 
 def article(title: str, text: str) -> Article:
