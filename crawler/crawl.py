@@ -138,6 +138,7 @@ def _crawl(runtime: Runtime, sources: list[Any], backfill: Window | None) -> lis
         LOG_INSTALL_ROOT_HANDLER=False,
         ITEM_PIPELINES=STAGES,
         EXTENSIONS={
+            **scrapy_cfg["EXTENSIONS"],
             "crawler.pipeline.outcomes.OutcomeRecorder": 0,
             "crawler.progress.CrawlProgress": 10,
         },

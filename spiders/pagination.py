@@ -103,21 +103,21 @@ class ListingMixin(_Base):
         return candidate
 
     def _listing_complete(self, url: str, start: str, depth: int, next_page: str | None) -> None:
-        """Backfill only: record where to go on, then go on while the page was inside the window."""
+        """Backfill only: record the next page to read, then read it while the page just read
+        still had articles inside the window and this run's page limit allows."""
         if not self.backfill:
             return
         newest = self.origins[url].newest
-        too_old = (
-            self.window.since is not None and newest is not None and newest < self.window.since
-        )
-        go_on = next_page if next_page and not too_old else None
+        since = self.window.since
+        too_old = since is not None and newest is not None and newest < since
         if too_old:
             self._inc("backfill/reached_since")
-        save = self.state.save_backfill_progress
-        save(self.source.name, self.backfill, f"listing:{start}", go_on or "end", utcnow())
-        save(self.source.name, self.backfill, f"listing-depth:{start}", str(depth + 1), utcnow())
-        if go_on:
-            self.crawler.engine.crawl(self._listing_request(go_on, start=start, depth=depth + 1))
+        resume = next_page if next_page and not too_old else None
+        self.state.save_backfill_progress(
+            self.source.name, self.backfill, f"listing:{start}", resume or "end", utcnow()
+        )
+        if resume and self._deeper(depth):
+            self.crawler.engine.crawl(self._listing_request(resume, start=start, depth=depth + 1))
 
     def listing_failed(self, failure: Failure) -> None:
         """A listing page could not be fetched: counted and logged."""

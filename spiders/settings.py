@@ -5,8 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "spiders.middlewares.RobotsPolicyMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "spiders.middlewares.BackoffRetryMiddleware": 550,
+}
+EXTENSIONS = {
+    "scrapy.extensions.throttle.AutoThrottle": None,
+    "spiders.politeness.CrawlDelayAutoThrottle": 0,
 }
 
 
@@ -31,5 +37,13 @@ def scrapy_settings(crawl: Any) -> dict[str, Any]:
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
         "DOWNLOADER_MIDDLEWARES": DOWNLOADER_MIDDLEWARES,
+        "EXTENSIONS": EXTENSIONS,
+        "AUTOTHROTTLE_ENABLED": crawl.autothrottle,
+        "AUTOTHROTTLE_START_DELAY": crawl.download_delay,
+        "AUTOTHROTTLE_MAX_DELAY": 60.0,
+        "AUTOTHROTTLE_TARGET_CONCURRENCY": float(crawl.concurrency_per_host),
+        "BEATWATCH_RETRY_BACKOFF_MAX": 60.0,
+        "BEATWATCH_RETRY_AFTER_MAX": crawl.retry_after_max,
+        "BEATWATCH_CRAWL_DELAY_MAX": crawl.crawl_delay_max,
         "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
     }
