@@ -32,6 +32,9 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_pipeline.py
 	$(BIN)/python bench/bench_search.py
+	$(BIN)/python bench/bench_crawl.py
+	$(BIN)/python bench/bench_sitemap.py
+	$(BIN)/python bench/bench_extraction.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -36,7 +36,9 @@ class CrawlProgress:
     def update(self, spider: Any, **_: Any) -> None:
         stats = self.stats.get_stats()
         self.board[spider.source.name] = {
+            "requested": stats.get("beatwatch/entries/requested", 0),
             "fetched": stats.get("beatwatch/fetched", 0),
+            "skipped": sum(v for k, v in stats.items() if k.startswith("beatwatch/skipped/")),
             "new": stats.get("beatwatch/articles/new", 0),
             "errors": stats.get("beatwatch/articles/fetch_errors", 0)
             + stats.get("beatwatch/feeds/errors", 0),
@@ -53,10 +55,12 @@ class CrawlProgress:
             sys.stderr.write("\n")
 
     def _show(self) -> None:
-        totals = {k: sum(c[k] for c in self.board.values()) for k in ("fetched", "new", "errors")}
+        keys = ("requested", "fetched", "skipped", "new", "errors")
+        totals = {k: sum(c[k] for c in self.board.values()) for k in keys}
         if self.tty:
             sys.stderr.write(
-                f"\rcrawling {len(self.board)} sources: {totals['fetched']} fetched,"
+                f"\r{_bar(totals)} {len(self.board)} sources:"
+                f" {totals['fetched']}/{totals['requested']} fetched,"
                 f" {totals['new']} new, {totals['errors']} errors   "
             )
             sys.stderr.flush()
@@ -69,3 +73,11 @@ class CrawlProgress:
                 totals,
                 extra={"progress": self.board},
             )
+
+
+def _bar(totals: dict[str, int], width: int = 20) -> str:
+    """``[#####.....]``: pages that have an outcome, out of the article pages requested so far."""
+    done = totals["fetched"] + totals["skipped"] + totals["errors"]
+    share = min(1.0, done / totals["requested"]) if totals["requested"] else 0.0
+    filled = round(share * width)
+    return "[" + "#" * filled + "." * (width - filled) + "]"
