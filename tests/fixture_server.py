@@ -2,8 +2,8 @@
 
 Each outlet folder is served on its own loopback address (127.0.0.2, 127.0.0.3, ...) so that
 allowed_domains, robots.txt and per-host politeness behave as on the web. ``{{BASE}}`` in a file
-becomes the outlet's ``http://host:port`` and ``{{HOSTPORT}}`` its ``host:port``; ``/x.xml.gz`` is served as
-``x.xml`` gzipped when only the plain file exists. Besides the files, every outlet answers:
+becomes the outlet's ``http://host:port`` and ``{{HOSTPORT}}`` its ``host:port``; ``/x.xml.gz``
+is served as ``x.xml`` gzipped when only the plain file exists. Every outlet also answers:
 
     /status/<code>        that status, small HTML body
     /redirect/<n>/<path>  n 302 hops, then <path>
