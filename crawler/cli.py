@@ -198,6 +198,11 @@ def search(
             limit=limit,
             all_copies=all_copies,
         )
+        copies = (
+            {}
+            if as_json or all_copies
+            else {h.story_id: runtime.store.copies(h.story_id) for h in result.hits}
+        )
     finally:
         runtime.close()
     if as_json:
@@ -207,8 +212,11 @@ def search(
     for hit in result.hits:
         when = hit.published_at.isoformat() if hit.published_at else "undated"
         click.echo(f"\n{click.style(hit.title or '(untitled)', bold=True)}")
-        click.echo(f"  {hit.source} · {when} · score {hit.score:.2f}")
+        click.echo(f"  {hit.source} · {when} · score {hit.score:.2f} · story {hit.story_id}")
         click.echo(f"  {hit.url}")
+        others = sorted({c.source for c in copies.get(hit.story_id, [])} - {hit.source})
+        if others:
+            click.echo(f"  also carried by: {', '.join(others)}")
         click.echo(f"  {_terminal_snippet(hit.snippet)}")
 
 
@@ -297,6 +305,51 @@ def alerts_deliver(ctx: click.Context, everything: bool, as_json: bool) -> None:
         _emit(report)
     else:
         click.echo(", ".join(f"{k} {v}" for k, v in report.items()))
+
+
+@cli.command("story")
+@click.argument("story_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the story as JSON.")
+@click.pass_context
+@_errors_to_exit
+def story_command(ctx: click.Context, story_id: str, as_json: bool) -> None:
+    """Show a story: every outlet's copy and the timeline of publications and edits.
+
+    Example: beatwatch story 9f2c4e...
+    """
+    from crawler.history import format_story, story
+    from crawler.runtime import Runtime
+
+    runtime = Runtime.open(_load(ctx))
+    try:
+        data = story(runtime.store, story_id)
+    finally:
+        runtime.close()
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2) if as_json else format_story(data))
+
+
+@cli.command("article")
+@click.argument("article_id")
+@click.option("--revisions", is_flag=True, help="Show every revision and the diffs between them.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_context
+@_errors_to_exit
+def article_command(ctx: click.Context, article_id: str, revisions: bool, as_json: bool) -> None:
+    """Show an article's revisions; with --revisions, a readable diff between each pair.
+
+    Example: beatwatch article 9f2c4e... --revisions
+    """
+    from crawler.history import article_history, format_history
+    from crawler.runtime import Runtime
+
+    runtime = Runtime.open(_load(ctx))
+    try:
+        data = article_history(runtime.store, article_id)
+    finally:
+        runtime.close()
+    if not revisions:
+        data["diffs"] = []
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2) if as_json else format_history(data))
 
 
 @cli.group()
