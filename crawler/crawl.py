@@ -93,14 +93,14 @@ def summarise(source: str, stats: dict[str, Any]) -> SourceSummary:
 
 
 def _status(stats: dict[str, Any], bw: dict[str, int]) -> str:
-    """ok: a feed, sitemap or listing page answered; failed: none did; interrupted: stopped by
-    a signal; error: the crawler itself broke (a bug, logged as critical)."""
+    """ok: a feed, sitemap or listing page answered with something readable; failed: none did;
+    interrupted: stopped by a signal; error: the crawler itself broke (a bug, logged)."""
     reason = stats.get("finish_reason")
     if reason is None:
         return "error"
     if reason != "finished":
         return "interrupted"
-    answered = sum(bw.get(f"{kind}/fetched", 0) for kind in ENDPOINTS)
+    answered = sum(bw.get(f"{kind}/read", 0) for kind in ENDPOINTS)
     return "ok" if answered else "failed"
 
 

@@ -13,6 +13,7 @@ from scrapy.crawler import Crawler
 logger = logging.getLogger(__name__)
 
 LOG_EVERY_SECONDS = 30.0
+REDRAW_SECONDS = 0.1
 
 
 class CrawlProgress:
@@ -24,6 +25,7 @@ class CrawlProgress:
     def __init__(self, stats: Any, tty: bool):
         self.stats = stats
         self.tty = tty
+        self._last_update = 0.0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlProgress:
@@ -34,6 +36,10 @@ class CrawlProgress:
         return ext
 
     def update(self, spider: Any, **_: Any) -> None:
+        now = time.monotonic()
+        if now - self._last_update < REDRAW_SECONDS:
+            return
+        self._last_update = now
         stats = self.stats.get_stats()
         self.board[spider.source.name] = {
             "requested": stats.get("beatwatch/entries/requested", 0),
@@ -46,6 +52,7 @@ class CrawlProgress:
         self._show()
 
     def spider_closed(self, spider: Any, reason: str) -> None:
+        self._last_update = 0.0
         self.update(spider)
 
     @classmethod

@@ -43,11 +43,12 @@ class Window:
 
     since: datetime | None = None
     until: datetime | None = None
+    undated: bool = False  # admit items without a date (routine runs: the seen check decides)
 
     def admits(self, when: datetime | None) -> bool:
-        """True for a date inside the window; an undated item only when there is no window."""
+        """True for a date inside the window; an undated item when ``undated`` or no window."""
         if when is None:
-            return self.since is None and self.until is None
+            return self.undated or (self.since is None and self.until is None)
         return (self.since is None or when >= self.since) and (
             self.until is None or when < self.until
         )
@@ -64,6 +65,7 @@ class Origin:
     transient_failures: int = 0
     completed: bool = False
     children: set[str] = field(default_factory=set)
+    parent: str | None = None
     newest: datetime | None = None  # the latest publication date among its stored articles
 
 
@@ -93,9 +95,12 @@ class ArticleSpider(scrapy.Spider):
     # -- origins --------------------------------------------------------------------------
 
     def origin(self, key: str, on_complete: Callable[[], None] | None = None) -> Origin:
-        """The bookkeeping record of an origin, created on first use."""
+        """The bookkeeping record of an origin, created on first use; ``on_complete`` is set
+        when given (a child sitemap's origin exists from the moment it is requested)."""
         if key not in self.origins:
-            self.origins[key] = Origin(key=key, on_complete=on_complete)
+            self.origins[key] = Origin(key=key)
+        if on_complete is not None:
+            self.origins[key].on_complete = on_complete
         return self.origins[key]
 
     def listed(self, key: str) -> None:
@@ -118,13 +123,13 @@ class ArticleSpider(scrapy.Spider):
     def _maybe_complete(self, origin: Origin) -> None:
         if origin.completed or not origin.listed or origin.pending > 0:
             return
-        if origin.transient_failures or any(
-            not self.origins[c].completed for c in origin.children if c in self.origins
-        ):
+        if origin.transient_failures or any(not self.origins[c].completed for c in origin.children):
             return
         origin.completed = True
         if origin.on_complete is not None:
             origin.on_complete()
+        if origin.parent is not None:
+            self._maybe_complete(self.origins[origin.parent])
 
     def _item_done(self, item: Any, **_: Any) -> None:
         page = getattr(item, "page", item)
@@ -144,8 +149,15 @@ class ArticleSpider(scrapy.Spider):
 
     # -- article requests ----------------------------------------------------------------
 
-    def article_request(self, link: str, origin: str, entry: FeedFields) -> scrapy.Request | None:
-        """A request for a discovered article link, or None (offsite, listed twice, seen)."""
+    def article_request(
+        self, link: str, origin: str, entry: FeedFields, *, compare_title: bool = True
+    ) -> scrapy.Request | None:
+        """A request for a discovered article link, or None (offsite, listed twice, seen).
+
+        A seen URL is requested again when its entry's date is newer, or (``compare_title``,
+        for feeds) its entry title changed; sitemap titles are not compared, so a source
+        whose feed and sitemap word a headline differently is not re-fetched every run.
+        """
         url = canonical_url(link)
         if not url_allowed(url, list(self.source.allowed_domains)):
             self._inc("entries/offsite")
@@ -159,7 +171,7 @@ class ArticleSpider(scrapy.Spider):
             self._inc("entries/duplicate")
             return None
         seen = self.state.seen(aid)
-        if seen and not entry_changed(seen, entry):
+        if seen and not entry_changed(seen, entry, compare_title=compare_title):
             self._inc("entries/unchanged")
             return None
         self._requested.add(aid)
@@ -277,9 +289,9 @@ def header(response: Response, name: str) -> str | None:
     return value.decode("latin-1") if value else None
 
 
-def entry_changed(seen: SeenEntry, entry: FeedFields) -> bool:
+def entry_changed(seen: SeenEntry, entry: FeedFields, *, compare_title: bool = True) -> bool:
     """A seen URL is fetched again when its entry's title changed or its date is newer."""
-    if entry.title and entry.title != (seen.entry_title or None):
+    if compare_title and entry.title and entry.title != (seen.entry_title or None):
         return True
     if entry.updated is None:
         return False

@@ -63,11 +63,13 @@ class FeedMixin(_Base):
         self._inc("feeds/fetched")
         if response.status == 304:
             self._inc("feeds/not_modified")
+            self._inc("feeds/read")
             return
         body_hash = hashlib.sha256(response.body).hexdigest()
         known = self.state.feed_state(feed_url)
         if known and known.body_hash == body_hash:
             self._inc("feeds/unchanged")
+            self._inc("feeds/read")
             return
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
         parsed = parse_feed(response.body, response.url, content_type)
@@ -84,13 +86,21 @@ class FeedMixin(_Base):
                 {"url": feed_url, "source": self.source.name},
             )
             return
+        self._inc("feeds/read")
         state = FeedState(
             feed_url=feed_url,
             etag=header(response, "ETag"),
             last_modified=header(response, "Last-Modified"),
             body_hash=body_hash,
         )
-        self.origin(feed_url, lambda: self._save_feed(state, response.status))
+        over = len(parsed.entries) - self.max_items
+        if over > 0:
+            # Entries past the cap are not fetched: keep the feed unsaved so they are not
+            # forgotten as "unchanged" (the next run reads it again).
+            self._inc("entries/over_max_items", over)
+            self.origin(feed_url)
+        else:
+            self.origin(feed_url, lambda: self._save_feed(state, response.status))
         self._inc("entries/total", len(parsed.entries))
         for entry in parsed.entries[: self.max_items]:
             if not entry.link:

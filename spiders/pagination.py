@@ -20,7 +20,7 @@ from twisted.python.failure import Failure
 
 from crawler.models import FeedFields
 from spiders.base import utcnow
-from spiders.listing import parse_listing
+from spiders.listing import page_number, parse_listing
 
 if TYPE_CHECKING:
     from spiders.source import SourceSpider
@@ -60,6 +60,7 @@ class ListingMixin(_Base):
         """Request the page's new article links, then (or, in a backfill, later) the next page."""
         url, start, depth = (response.meta[k] for k in ("listing", "start", "depth"))
         self._inc("listings/fetched")
+        self._inc("listings/read")
         page = parse_listing(
             response.body,
             response.url,
@@ -69,7 +70,7 @@ class ListingMixin(_Base):
         )
         self._inc("entries/total", len(page.article_links))
         requested = 0
-        next_page = self._next_page(page.next_page)
+        next_page = self._next_page(page.next_page, url)
         self.origin(url, lambda: self._listing_complete(url, start, depth, next_page))
         for link in page.article_links:
             request = self.article_request(link, url, FeedFields())
@@ -90,10 +91,11 @@ class ListingMixin(_Base):
         self._inc("listings/max_pages_reached")
         return False
 
-    def _next_page(self, candidate: str | None) -> str | None:
+    def _next_page(self, candidate: str | None, current: str) -> str | None:
         if candidate is None:
             return None
-        if candidate in self._pages_seen:
+        here, there = page_number(current) or 1, page_number(candidate)
+        if candidate in self._pages_seen or (there is not None and there <= here):
             self._inc("listings/pagination_loops")
             logger.info(
                 "Pagination of %(source)s loops back to %(url)s: stopping",

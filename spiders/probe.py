@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 from spiders.failures import classify_failure
 from spiders.feeds import parse_feed
 from spiders.listing import parse_listing
-from spiders.sitemaps import parse_sitemap
+from spiders.sitemaps import parse_sitemap, sitemaps_from_robots
 
 
 @dataclass
@@ -27,7 +27,7 @@ class ProbeResult:
     """What one endpoint answered."""
 
     source: str
-    kind: str  # feed | sitemap | listing
+    kind: str  # feed | sitemap | listing | robots
     url: str
     status: int | None = None
     content_type: str | None = None
@@ -94,10 +94,39 @@ class ProbeSpider(scrapy.Spider):
                 ("listing", source.start_urls),
             ):
                 for url in map(str, urls):
-                    meta = {"source": source, "kind": kind}
+                    yield self._request(url, source, kind)
+            if getattr(source, "robots_sitemaps", False):
+                for url in source.robots_txt_urls:
                     yield scrapy.Request(
-                        url, callback=self.parsed, errback=self.failed, dont_filter=True, meta=meta
+                        url,
+                        callback=self.robots,
+                        errback=self.failed,
+                        dont_filter=True,
+                        meta={"source": source, "kind": "robots"},
                     )
+
+    def _request(self, url: str, source: Any, kind: str) -> scrapy.Request:
+        meta = {"source": source, "kind": kind}
+        return scrapy.Request(
+            url, callback=self.parsed, errback=self.failed, dont_filter=True, meta=meta
+        )
+
+    def robots(self, response: Response) -> Iterator[scrapy.Request]:
+        """A robots.txt: report its Sitemap: lines and probe each as a sitemap."""
+        source = response.meta["source"]
+        found = sitemaps_from_robots(response.body, response.url) if response.status == 200 else []
+        self.results.append(
+            ProbeResult(
+                source=source.name,
+                kind="robots",
+                url=response.url,
+                status=response.status,
+                items=len(found),
+                error=None if found else "no Sitemap: lines",
+            )
+        )
+        for url in found:
+            yield self._request(url, source, "sitemap")
 
     def parsed(self, response: Response) -> None:
         source, kind = response.meta["source"], response.meta["kind"]

@@ -61,11 +61,13 @@ class SitemapMixin(_Base):
         found = sitemaps_from_robots(response.body, response.url) if response.status == 200 else []
         self._inc("sitemaps/from_robots", len(found))
         for url in found:
-            yield self._sitemap_request(url, depth=0, parent=None)
+            if url not in self._sitemaps_seen:  # also configured, or listed twice
+                yield self._sitemap_request(url, depth=0, parent=None)
 
     def _sitemap_request(self, url: str, *, depth: int, parent: str | None) -> scrapy.Request:
         headers = {} if self.backfill else conditional_headers(self.state, url)
         self._sitemaps_seen.add(url)
+        self.origin(url).parent = parent
         if parent is not None:
             self.origin(parent).children.add(url)
         return scrapy.Request(
@@ -83,6 +85,8 @@ class SitemapMixin(_Base):
         self._inc("sitemaps/fetched")
         if response.status == 304:
             self._inc("sitemaps/not_modified")
+            self._inc("sitemaps/read")
+            self.listed(url)
             return
         parsed = parse_sitemap(response.body, response.url)
         for warning in parsed.warnings:
@@ -93,7 +97,9 @@ class SitemapMixin(_Base):
             )
         if not parsed.ok:
             self._inc("sitemaps/errors")
+            self.listed(url)  # nothing to wait for: its parent index may complete
             return
+        self._inc("sitemaps/read")
         state = FeedState(url, header(response, "ETag"), header(response, "Last-Modified"), None)
         self.origin(url, lambda: self._sitemap_complete(url, state, response.status))
         if parsed.kind == "index":
@@ -127,7 +133,7 @@ class SitemapMixin(_Base):
                 self._inc("entries/outside_window")
                 continue
             fields = FeedFields(title=entry.title, published=entry.published, updated=entry.lastmod)
-            request = self.article_request(entry.loc, url, fields)
+            request = self.article_request(entry.loc, url, fields, compare_title=False)
             if request is not None:
                 yield request
 

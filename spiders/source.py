@@ -70,6 +70,8 @@ class SourceSpider(FeedMixin, SitemapMixin, ListingMixin, ArticleSpider):
     ):
         super().__init__(source=source, state=state, max_items=max_items, **kwargs)
         self.extractor = extractor_for(source)
+        # Scrapy's offsite filter then drops a redirect away from the source's sites too.
+        self.allowed_domains = list(source.allowed_domains)
         self._sitemaps_seen: set[str] = set()
         self._pages_seen: set[str] = set()
         if backfill is not None:
@@ -79,7 +81,7 @@ class SourceSpider(FeedMixin, SitemapMixin, ListingMixin, ArticleSpider):
             self.max_pages = backfill_max_pages
         else:
             max_age = getattr(source, "max_age", None) or DEFAULT_MAX_AGE
-            self.window = Window(since=utcnow() - max_age)
+            self.window = Window(since=utcnow() - max_age, undated=True)
             self.backfill = None
             self.backfill_done = {}
             self.max_pages = getattr(source, "max_pages", 3)

@@ -35,3 +35,22 @@ def test_probe_of_one_source_in_human_form(project: Project, sites):
     assert result.code == 0, result.stderr
     assert "khmer-daily" in result.stdout
     assert "1 of 1 endpoints answered with content" in result.stdout
+
+
+def test_probe_follows_robots_sitemaps_and_describes_sitemaps_and_listings(project, sites):
+    tonle, riverside = sites["sitemap-post"], sites["listing-daily"]
+    project.config["sources"] = [
+        source_entry("tonle-post", [], [tonle.host], homepage=tonle.url("/"), robots_sitemaps=True),
+        source_entry(
+            "riverside-daily", [], [riverside.host], start_urls=[riverside.url("/defence/")]
+        ),
+    ]
+    result = project.cli("sources", "probe", "--json")
+    assert result.code == 0, result.stderr
+    by_url = {r["url"]: r for r in result.json()}
+    assert by_url[tonle.url("/robots.txt")]["items"] == 2
+    news = by_url[tonle.url("/news-sitemap.xml")]
+    assert (news["kind"], news["items"]) == ("sitemap", 4)
+    assert news["newest"].startswith("2026-11-06")
+    listing = by_url[riverside.url("/defence/")]
+    assert (listing["kind"], listing["items"], listing["error"]) == ("listing", 3, None)
