@@ -36,6 +36,7 @@ from crawler.pipeline.scope import ScopeStage  # noqa: E402
 from crawler.pipeline.store import StoreStage  # noqa: E402
 from crawler.runtime import Runtime  # noqa: E402
 from crawler.state import RunState  # noqa: E402
+from crawler.stories import StoryIndex  # noqa: E402
 from indexer import SQLiteStore  # noqa: E402
 from spiders.extraction import extract  # noqa: E402
 
@@ -139,11 +140,12 @@ def run(pages: int, rule_count: int) -> None:
             rules=rules,
             rule_modes={name: "immediate" for name in rules.matchers},
             scope=scope,
+            stories=StoryIndex(conn),
         )
         stages = {
             "normalise": NormaliseStage(),
             "scope": ScopeStage(scope),
-            "dedup": DedupStage(store),
+            "dedup": DedupStage(store, runtime.stories),
             "match": AlertMatchStage(rules),
             "store": StoreStage(runtime),
         }

@@ -11,6 +11,7 @@ from alerts.matcher import Matcher, RuleSet
 from crawler import db
 from crawler.errors import ConfigError
 from crawler.state import RunState
+from crawler.stories import StoryIndex
 from indexer import SQLiteStore, Store
 
 
@@ -25,6 +26,7 @@ class Runtime:
     rules: RuleSet
     rule_modes: dict[str, str]
     scope: Matcher | None
+    stories: StoryIndex
 
     @classmethod
     def open(cls, settings: Any) -> Runtime:
@@ -39,6 +41,7 @@ class Runtime:
             rules=RuleSet({r.name: r.query for r in rules}),
             rule_modes={r.name: r.mode for r in rules},
             scope=Matcher(settings.scope) if settings.scope else None,
+            stories=StoryIndex(conn),
         )
 
     def __deepcopy__(self, memo: dict) -> Runtime:

@@ -10,9 +10,11 @@ from email.parser import BytesParser
 import pytest
 
 from conftest import Project, closed_port, source_entry
+from crawler.urls import article_id
 
 WP_ARTICLES = 5  # 7 linked items: one duplicate by fragment/tracking, one disallowed by robots
 ATOM_ARTICLES = 3  # 5 entries: one PDF and one image are skipped
+ATOM_NEW = 2  # the third re-runs wp-news's wire story: a near-duplicate, it joins that story
 KM_ARTICLES = 4
 
 
@@ -46,7 +48,8 @@ def test_first_crawl_fetches_every_article_once(crawled):
     sources = summary["sources"]
     assert sources["wp-news"]["fetched"] == WP_ARTICLES
     assert sources["wp-news"]["new"] == WP_ARTICLES
-    assert sources["atom-times"]["new"] == ATOM_ARTICLES
+    assert sources["atom-times"]["new"] == ATOM_NEW
+    assert sources["atom-times"]["duplicates"] == ATOM_ARTICLES - ATOM_NEW
     assert sources["khmer-daily"]["new"] == KM_ARTICLES
     assert all(s["status"] == "ok" for s in sources.values())
 
@@ -241,7 +244,7 @@ def test_alerts_test_backtests_a_rule_and_marks_alerted_stories(crawled):
     result = project.cli("alerts", "test", "kem-sokha", "--json")
     assert result.code == 0, result.stderr
     data = result.json()
-    assert data["total"] == 4  # appeal, official visit (and its wire copy), the Khmer story
+    assert data["total"] == 3  # the appeal, the official visit (two outlets), the Khmer story
     assert all(h["alerted"] for h in data["hits"])
 
 
@@ -283,3 +286,44 @@ def test_config_check_describes_a_valid_config(project):
     result = project.cli("config", "check")
     assert result.code == 0, result.stderr
     assert "wp-news" in result.stdout
+
+
+def test_article_revisions_show_a_readable_diff(crawled, sites):
+    project, _ = crawled
+    url = edit_wp_article(
+        sites,
+        "/2026/11/appeal-court-sets-date-for-kem-sokha-case/",
+        "treason",
+        "treason and espionage",
+        "Appeal court sets date to hear Kem Sokha case",
+    )
+    project.cli("crawl", "--source", "wp-news")
+    aid = article_id(url)
+    result = project.cli("article", aid, "--revisions", "--json")
+    assert result.code == 0, result.stderr
+    data = result.json()
+    assert [r["revision"] for r in data["revisions"]] == [1, 2]
+    (change,) = data["diffs"]
+    assert any(
+        line.startswith("+") and "treason and espionage" in line for line in change.splitlines()
+    )
+    assert any(
+        line.startswith("-") and "treason conviction" in line for line in change.splitlines()
+    )
+    missing = project.cli("article", "0" * 64)
+    assert missing.code == 1
+    assert "no article" in missing.stderr
+
+
+def test_story_lists_every_outlet_carrying_the_wire_story(crawled, sites):
+    project, _ = crawled
+    url = sites["wp-news"].url("/2026/11/us-defence-official-visits-phnom-penh/")
+    result = project.cli("story", article_id(url), "--json")
+    assert result.code == 0, result.stderr
+    data = result.json()
+    assert sorted(c["source"] for c in data["copies"]) == ["atom-times", "wp-news"]
+    # wp-news published at 02:15Z, the Atom Times re-ran the wire story at 04:10Z
+    assert [(e["source"], e["event"]) for e in data["timeline"]] == [
+        ("wp-news", "first published"),
+        ("atom-times", "carried"),
+    ]

@@ -20,6 +20,7 @@ from crawler.pipeline.scope import ScopeStage
 from crawler.pipeline.store import StoreStage
 from crawler.runtime import Runtime
 from crawler.state import RunState
+from crawler.stories import StoryIndex
 from crawler.urls import article_id
 from indexer import SQLiteStore
 
@@ -65,12 +66,13 @@ def runtime(tmp_path) -> Runtime:
         rules=rules,
         rule_modes={"cooperation": "immediate", "ream": "immediate"},
         scope=None,
+        stories=StoryIndex(conn),
     )
 
 
 def run_stages(runtime: Runtime, fetched: FetchedPage):
     item = NormaliseStage().process_item(fetched)
-    item = DedupStage(runtime.store).process_item(item)
+    item = DedupStage(runtime.store, runtime.stories).process_item(item)
     item = AlertMatchStage(runtime.rules).process_item(item)
     return StoreStage(runtime).process_item(item)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from scrapy.exceptions import DropItem
 
@@ -34,6 +35,7 @@ class Candidate:
     article: Article
     outcome: str = "new"
     previous: Article | None = None
+    signature: Any = None  # the body's near-duplicate signature (crawler.stories), once computed
     hits: list[tuple[str, Passage]] = field(default_factory=list)
 
     @cached_property

@@ -18,8 +18,8 @@ class StoreStage:
     """Writes the article, its new (rule, story) hits and its seen-URL record atomically.
 
     The dedup decision is taken again under the write lock: another crawl process may have
-    stored the same URL or the same body since the dedup stage looked, and two copies of one
-    story must never become two stories (that would alert twice).
+    stored the same URL, the same body or a near-duplicate since the dedup stage looked, and
+    two copies of one story must never become two stories (that would alert twice).
     """
 
     def __init__(self, runtime: Runtime, stats: Any = None):
@@ -33,8 +33,10 @@ class StoreStage:
     def process_item(self, item: Candidate) -> Candidate:
         now = utcnow()
         with transaction(self.rt.conn):  # an Unchanged raised here rolls back and drops the item
-            classify(self.rt.store, item)
+            classify(self.rt.store, self.rt.stories, item)
             self.rt.store.put(item.article)
+            if item.signature is not None:
+                self.rt.stories.add(item.article.id, item.article.story_id, item.signature)
             ledger.record_hits(
                 self.rt.conn, item.article, item.hits, mode_of=self.rt.rule_modes, now=now
             )
