@@ -87,22 +87,25 @@ def fixture_pages() -> list[tuple[Path, str]]:
     return pages
 
 
-def body_anchor(path: Path, outlet: str) -> str:
-    """The first words of the page's body paragraph, from the extraction fixtures' expected text."""
+def body_paragraphs(path: Path, outlet: str) -> list[str]:
+    """The page's body paragraphs, from the extraction fixtures' expected text."""
     rel = path.parent.relative_to(SITE / outlet)
     expected = (SITE / "expected" / outlet / rel).with_suffix(".txt").read_text(encoding="utf-8")
-    return expected.split("\n", 1)[0][:40]
+    return [p for p in expected.split("\n") if len(p) > 40]
 
 
 def write_variants(folder: Path, count: int, rng: random.Random) -> list[tuple[Path, str, str]]:
-    """``count`` distinct pages: each fixture page with unique words inside its first paragraph."""
-    sources = [(path, outlet, body_anchor(path, outlet)) for path, outlet in fixture_pages()]
+    """``count`` distinct stories: each fixture page with the words of its body paragraphs
+    shuffled (same vocabulary and page weight, but no longer near-duplicates of each other)."""
+    sources = [(path, outlet, body_paragraphs(path, outlet)) for path, outlet in fixture_pages()]
     out = []
     for i in range(count):
-        path, outlet, anchor = sources[i % len(sources)]
+        path, outlet, paragraphs = sources[i % len(sources)]
         html = path.read_text(encoding="utf-8").replace("{{BASE}}", f"http://{outlet}.example")
-        extra = " ".join(rng.choice(WORDS) for _ in range(12))
-        html = html.replace(anchor, f"{anchor} (update {i}: {extra})", 1)
+        for paragraph in paragraphs:
+            shuffled = paragraph.split()
+            rng.shuffle(shuffled)
+            html = html.replace(paragraph, " ".join(shuffled), 1)
         target = folder / f"page-{i:05d}.html"
         target.write_text(html, encoding="utf-8")
         out.append((target, outlet, f"http://{outlet}.example/variant/{i}/"))
