@@ -181,7 +181,7 @@ def deliver_alerts(runtime: Runtime, *, ignore_backoff: bool = False) -> dict[st
     queued = compose.compose_immediate(
         runtime.conn,
         immediate,
-        copies_of=lambda story: [(a.source, a.url) for a in runtime.store.copies(story)],
+        copies_of=runtime.copies_of,
         tz=settings.tz,
         sender=sender_from_settings(settings.alerts.delivery),
         now=now,

@@ -44,6 +44,10 @@ class Runtime:
             stories=StoryIndex(conn),
         )
 
+    def copies_of(self, story_id: str) -> list[tuple[str, str]]:
+        """(outlet, URL) of every stored copy of a story, for the "also carried by" line."""
+        return [(a.source, a.url) for a in self.store.copies(story_id)]
+
     def __deepcopy__(self, memo: dict) -> Runtime:
         # Scrapy deep-copies its settings per crawler; every crawler must share this one runtime.
         return self

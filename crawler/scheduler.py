@@ -202,7 +202,7 @@ class Scheduler:
             compose.compose_digest(
                 runtime.conn,
                 rule,
-                copies_of=lambda story: [(a.source, a.url) for a in runtime.store.copies(story)],
+                copies_of=runtime.copies_of,
                 tz=self.settings.tz,
                 sender=sender_from_settings(self.settings.alerts.delivery),
                 now=utcnow(),
