@@ -44,6 +44,12 @@ CREATE TABLE IF NOT EXISTS runs (
     stats TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS runs_by_source ON runs (source, id);
+CREATE TABLE IF NOT EXISTS url_failures (
+    article_id TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    last_error TEXT,
+    updated_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS backfill (
     source TEXT NOT NULL,
     window TEXT NOT NULL,
@@ -276,3 +282,17 @@ class RunState:
             " updated_at = excluded.updated_at",
             (source, window, key, value, _iso(now)),
         )
+
+    def count_failure(self, article_id: str, error: str, now: datetime) -> int:
+        """Count one more transient failure of a URL (across runs); return the total so far."""
+        self.conn.execute(
+            "INSERT INTO url_failures (article_id, failures, last_error, updated_at)"
+            " VALUES (?, 1, ?, ?) ON CONFLICT (article_id) DO UPDATE SET"
+            " failures = failures + 1, last_error = excluded.last_error,"
+            " updated_at = excluded.updated_at",
+            (article_id, error, _iso(now)),
+        )
+        row = self.conn.execute(
+            "SELECT failures FROM url_failures WHERE article_id = ?", (article_id,)
+        ).fetchone()
+        return int(row["failures"])

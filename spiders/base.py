@@ -31,6 +31,9 @@ from spiders.failures import classify_failure
 logger = logging.getLogger(__name__)
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+# A URL that failed transiently in this many runs is given up (marked seen with its error), so
+# it cannot hold its feed, sitemap or listing page open, and a backfill behind it, for ever.
+GIVE_UP_AFTER = 5
 
 
 def utcnow() -> datetime:
@@ -228,6 +231,15 @@ class ArticleSpider(scrapy.Spider):
                 "error": failure.getErrorMessage(),
             },
         )
+        if not permanent:
+            failures = self.state.count_failure(meta["article_id"], kind, utcnow())
+            permanent = failures >= GIVE_UP_AFTER
+            if permanent:
+                self._inc("articles/given_up")
+                logger.warning(
+                    "Giving up on %(url)s of %(source)s after %(n)d failed runs",
+                    {"url": meta["url"], "source": self.source.name, "n": failures},
+                )
         if permanent:
             self._mark(meta, f"error:{kind}")
         else:

@@ -135,3 +135,13 @@ def test_smtp_refusing_connections_keeps_alerts_queued_until_it_is_back(project)
         "desk@example.org",
         "monitoring@example.org",
     ]
+
+
+def test_a_url_that_fails_in_every_run_is_given_up_after_five(broken, sites):
+    site = sites["broken"]
+    site.put("/errors.xml", rss(site.base, ["/status/503", "/ok/"]))
+    runs = [broken.cli("crawl", "--json").json()["sources"]["broken"] for _ in range(6)]
+    given_up = [r["details"].get("articles/given_up", 0) for r in runs]
+    assert given_up == [0, 0, 0, 0, 1, 0]
+    # until then the feed stays open and is read again; once given up, it is saved as done
+    assert [r["details"].get("feeds/not_modified", 0) for r in runs] == [0, 0, 0, 0, 0, 1]
