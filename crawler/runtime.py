@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from alerts.matcher import Matcher, RuleSet
@@ -72,6 +72,4 @@ def _open_store(settings: Any, conn: sqlite3.Connection) -> Store:
 
 def utcnow() -> datetime:
     """The current time, timezone-aware (UTC); one place so every stage agrees."""
-    from datetime import UTC
-
     return datetime.now(UTC)
