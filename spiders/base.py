@@ -23,7 +23,7 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from crawler.models import FeedFields, FetchedPage
-from crawler.state import RunState, SeenEntry
+from crawler.state import FeedState, RunState, SeenEntry
 from crawler.urls import article_id, canonical_url, url_allowed
 from spiders.extraction import extract
 from spiders.failures import classify_failure
@@ -267,6 +267,20 @@ class ArticleSpider(scrapy.Spider):
             now=utcnow(),
         )
 
+    def endpoint_warnings(self, what: str, url: str, warnings: list[str]) -> None:
+        """Count and log what a feed or sitemap parser recovered from (``what``: feeds|sitemaps)."""
+        for warning in warnings:
+            self._inc(f"{what}/warnings")
+            logger.warning(
+                "%(what)s %(url)s of %(source)s: %(warning)s",
+                {
+                    "what": what.rstrip("s").capitalize(),
+                    "url": url,
+                    "source": self.source.name,
+                    "warning": warning,
+                },
+            )
+
     def endpoint_failed(self, failure: Failure, what: str) -> None:
         """A feed, sitemap or listing page could not be fetched: counted and logged."""
         kind, _permanent = classify_failure(failure)
@@ -293,6 +307,11 @@ def conditional_headers(state: RunState, url: str) -> dict[str, str]:
     if known and known.last_modified:
         headers["If-Modified-Since"] = known.last_modified
     return headers
+
+
+def validators(url: str, response: Response, body_hash: str | None = None) -> FeedState:
+    """What to send next time for a conditional GET of ``url``: its ETag and Last-Modified."""
+    return FeedState(url, header(response, "ETag"), header(response, "Last-Modified"), body_hash)
 
 
 def header(response: Response, name: str) -> str | None:

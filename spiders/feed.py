@@ -18,7 +18,7 @@ from twisted.python.failure import Failure
 
 from crawler.models import FeedFields
 from crawler.state import FeedState
-from spiders.base import conditional_headers, header, utcnow
+from spiders.base import conditional_headers, utcnow, validators
 from spiders.feeds import FeedEntry, parse_feed
 
 if TYPE_CHECKING:
@@ -73,12 +73,7 @@ class FeedMixin(_Base):
             return
         content_type = response.headers.get("Content-Type", b"").decode("latin-1") or None
         parsed = parse_feed(response.body, response.url, content_type)
-        for warning in parsed.warnings:
-            self._inc("feeds/warnings")
-            logger.warning(
-                "Feed %(url)s of %(source)s: %(warning)s",
-                {"url": feed_url, "source": self.source.name, "warning": warning},
-            )
+        self.endpoint_warnings("feeds", feed_url, parsed.warnings)
         if not parsed.ok:
             self._inc("feeds/errors")
             logger.error(
@@ -87,12 +82,7 @@ class FeedMixin(_Base):
             )
             return
         self._inc("feeds/read")
-        state = FeedState(
-            feed_url=feed_url,
-            etag=header(response, "ETag"),
-            last_modified=header(response, "Last-Modified"),
-            body_hash=body_hash,
-        )
+        state = validators(feed_url, response, body_hash)
         over = len(parsed.entries) - self.max_items
         if over > 0:
             # Entries past the cap are not fetched: keep the feed unsaved so they are not

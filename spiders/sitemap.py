@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 
 from crawler.models import FeedFields
 from crawler.state import FeedState
-from spiders.base import conditional_headers, header, utcnow
+from spiders.base import conditional_headers, utcnow, validators
 from spiders.sitemaps import SitemapEntry, parse_sitemap, sitemaps_from_robots
 
 if TYPE_CHECKING:
@@ -89,18 +89,13 @@ class SitemapMixin(_Base):
             self.listed(url)
             return
         parsed = parse_sitemap(response.body, response.url)
-        for warning in parsed.warnings:
-            self._inc("sitemaps/warnings")
-            logger.warning(
-                "Sitemap %(url)s of %(source)s: %(warning)s",
-                {"url": url, "source": self.source.name, "warning": warning},
-            )
+        self.endpoint_warnings("sitemaps", url, parsed.warnings)
         if not parsed.ok:
             self._inc("sitemaps/errors")
             self.listed(url)  # nothing to wait for: its parent index may complete
             return
         self._inc("sitemaps/read")
-        state = FeedState(url, header(response, "ETag"), header(response, "Last-Modified"), None)
+        state = validators(url, response)
         self.origin(url, lambda: self._sitemap_complete(url, state, response.status))
         if parsed.kind == "index":
             yield from self._children(url, parsed.entries, response.meta["depth"])
