@@ -167,6 +167,9 @@ def run(ctx: click.Context) -> None:
 @click.option("--until", help="Published before (YYYY-MM-DD or ISO 8601).")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--all-copies", is_flag=True, help="Every matching article, not one per story.")
+@click.option(
+    "--facets", is_flag=True, help="Also count matching articles by source, language and day."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 @_errors_to_exit
@@ -179,6 +182,7 @@ def search(
     until: str | None,
     limit: int,
     all_copies: bool,
+    facets: bool,
     as_json: bool,
 ) -> None:
     """Search the index with the query language (see README).
@@ -187,7 +191,8 @@ def search(
     """
     from crawler.runtime import Runtime
 
-    runtime = Runtime.open(_load(ctx))
+    settings = _load(ctx)
+    runtime = Runtime.open(settings)
     try:
         result = runtime.store.search(
             query,
@@ -197,6 +202,8 @@ def search(
             until=_date(until),
             limit=limit,
             all_copies=all_copies,
+            facets=facets,
+            tz=settings.timezone,
         )
         copies = (
             {}
@@ -218,6 +225,10 @@ def search(
         if others:
             click.echo(f"  also carried by: {', '.join(others)}")
         click.echo(f"  {_terminal_snippet(hit.snippet)}")
+    if result.facets is not None:
+        click.echo("")
+        for name, counts in result.facets.to_json().items():
+            click.echo(f"by {name}: " + (", ".join(f"{k} {v}" for k, v in counts.items()) or "-"))
 
 
 def _terminal_snippet(snippet: str) -> str:
@@ -392,15 +403,14 @@ def config_check(ctx: click.Context) -> None:
 
     Example: beatwatch --config config/beatwatch.yaml config check
     """
-    from crawler.runtime import check_supported
-
     settings = _load(ctx)
-    try:
-        check_supported(settings)
-    except ConfigError as exc:
-        raise UsageError(f"invalid configuration\n{exc}") from exc
     click.echo(settings.describe())
     click.echo("configuration OK")
+
+
+from crawler.indexcmd import index_group  # noqa: E402 - it uses the helpers above
+
+cli.add_command(index_group)
 
 
 def main() -> None:

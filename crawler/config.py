@@ -299,7 +299,11 @@ class ElasticsearchSettings(_Model):
     username: Annotated[str | None, BeforeValidator(_blank_to_none)] = None
     password: Secret = None
     verify_certs: bool = True
+    ca_certs: str | None = None  # a CA bundle for a cluster with its own certificate authority
     timeout: float = Field(30.0, gt=0)
+    batch_size: int = Field(500, ge=1, le=10_000)  # documents per bulk request (measured)
+    retries: int = Field(3, ge=0)  # per bulk request, for 429/5xx and refused connections
+    retry_backoff: float = Field(1.0, ge=0)  # seconds before the first retry, doubling after
 
 
 class StoreSettings(_Model):

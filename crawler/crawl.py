@@ -58,15 +58,19 @@ class CrawlReport:
 
     sources: list[SourceSummary]
     alerts: dict[str, int]
+    index: dict[str, Any] | None = None
 
     def to_json(self) -> dict:
-        """The ``crawl --json`` object."""
+        """The ``crawl --json`` object (``index`` only with a remote index)."""
         totals = {k: sum(s.counts[k] for s in self.sources) for k in SUMMARY_KEYS}
-        return {
+        out = {
             "sources": {s.source: s.to_json() for s in self.sources},
             "totals": totals,
             "alerts": self.alerts,
         }
+        if self.index is not None:
+            out["index"] = self.index
+        return out
 
 
 def summarise(source: str, stats: dict[str, Any]) -> SourceSummary:
@@ -115,10 +119,22 @@ def run_pass(
     try:
         summaries = _crawl(runtime, sources, backfill)
         _defer_signals()
+        index = sync_index(runtime)
         alerts = deliver_alerts(runtime)
     finally:
         runtime.close()
-    return CrawlReport(sources=summaries, alerts=alerts)
+    return CrawlReport(sources=summaries, alerts=alerts, index=index)
+
+
+def sync_index(runtime: Runtime) -> dict[str, Any] | None:
+    """Send what the spool still holds to a remote index; its report and backlog, or None."""
+    report = runtime.store.sync(force=True)
+    if report is None:
+        return None
+    backlog = runtime.store.backlog().to_json()  # type: ignore[attr-defined]
+    if report.error:
+        logger.warning("Index not reachable; %d articles wait in the spool", backlog["pending"])
+    return {**report.to_json(), "backlog": backlog}
 
 
 def _defer_signals() -> None:

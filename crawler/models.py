@@ -14,6 +14,7 @@ class Article:
     ``id`` is the sha256 (lowercase hex) of the UTF-8 canonical ``url``. ``story_id`` groups the
     article with its copies (same canonical URL or same ``body_hash``); it is the id of the story's
     first article. ``revision`` counts edits of the body at the same URL, starting at 1.
+    ``matched_rules`` names the alert rules the article matched when it was stored.
     """
 
     id: str
@@ -30,6 +31,7 @@ class Article:
     revision: int = 1
     fetch_url: str = ""
     summary: str = ""
+    matched_rules: list[str] = field(default_factory=list)
 
 
 @dataclass(kw_only=True)
@@ -62,15 +64,36 @@ class SearchHit:
 
 
 @dataclass(kw_only=True)
+class Facets:
+    """How many matching articles (every copy counts) each source, language and day holds.
+
+    ``days`` keys are ``YYYY-MM-DD`` in the timezone the search asked for; articles without a
+    publication date (or language) are left out of that facet. Keys are sorted.
+    """
+
+    sources: dict[str, int]
+    languages: dict[str, int]
+    days: dict[str, int]
+
+    def to_json(self) -> dict:
+        """The facets as the ``search --json --facets`` object."""
+        return {"source": self.sources, "language": self.languages, "day": self.days}
+
+
+@dataclass(kw_only=True)
 class SearchResult:
     """Hits of one search; ``total`` counts stories (or articles with ``all_copies``)."""
 
     total: int
     hits: list[SearchHit]
+    facets: Facets | None = None
 
     def to_json(self) -> dict:
-        """The result as the ``search --json`` object."""
-        return {"total": self.total, "hits": [h.to_json() for h in self.hits]}
+        """The result as the ``search --json`` object (``facets`` only when asked for)."""
+        out: dict = {"total": self.total, "hits": [h.to_json() for h in self.hits]}
+        if self.facets is not None:
+            out["facets"] = self.facets.to_json()
+        return out
 
 
 @dataclass(kw_only=True)

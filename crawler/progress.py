@@ -88,3 +88,35 @@ def _bar(totals: dict[str, int], width: int = 20) -> str:
     share = min(1.0, done / totals["requested"]) if totals["requested"] else 0.0
     filled = round(share * width)
     return "[" + "#" * filled + "." * (width - filled) + "]"
+
+
+class TaskProgress:
+    """Progress of one long command (``index migrate``, ``index rebuild``): a bar on a
+    terminal, a structured log line every ``LOG_EVERY_SECONDS`` otherwise."""
+
+    def __init__(self, label: str, *, stream: Any = None):
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self._last = 0.0
+        self._drawn = False
+
+    def __call__(self, done: int, total: int) -> None:
+        """Show that ``done`` of ``total`` items are through."""
+        now = time.monotonic()
+        if self.tty:
+            share = {"requested": total, "fetched": done, "skipped": 0, "errors": 0}
+            self.stream.write(f"\r{_bar(share)} {self.label}: {done}/{total}   ")
+            self.stream.flush()
+            self._drawn = True
+        elif now - self._last >= LOG_EVERY_SECONDS or done >= total:
+            self._last = now
+            logger.info(
+                "%(label)s: %(done)d of %(total)d",
+                {"label": self.label, "done": done, "total": total},
+            )
+
+    def close(self) -> None:
+        """End the bar's line."""
+        if self._drawn:
+            self.stream.write("\n")

@@ -57,10 +57,20 @@ def collect_status(settings: Any) -> dict:
         return {
             "sources": sources,
             "outbox": outbox.backlog(runtime.conn),
-            "index": {"backend": settings.store.backend, "articles": runtime.store.count()},
+            "index": _index_status(settings, runtime.store),
         }
     finally:
         runtime.close()
+
+
+def _index_status(settings: Any, store: Any) -> dict:
+    """The index: its backend and size; with Elasticsearch the spool backlog and the cluster."""
+    data = {"backend": settings.store.backend, "articles": store.count()}
+    if settings.store.backend == "elasticsearch":
+        data["spool"] = store.backlog().to_json()
+        data["refused"] = [{"id": i, "reason": r} for i, r in store.spool.rejected(5)]
+        data["cluster"] = store.cluster_status()
+    return data
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -82,7 +92,23 @@ def format_status(data: dict) -> str:
     lines.append("outbox: " + ", ".join(f"{k} {v}" for k, v in box.items()))
     index = data["index"]
     lines.append(f"index: {index['backend']}, {index['articles']} articles")
+    if "spool" in index:
+        lines.append(_format_cluster(index))
     return "\n".join(lines)
+
+
+def _format_cluster(index: dict) -> str:
+    spool, cluster = index["spool"], index["cluster"]
+    where = f"{cluster['url']} alias {cluster['alias']}"
+    if cluster["reachable"]:
+        where += f" -> {cluster['index']}, {cluster['documents']} documents"
+    else:
+        where += f" UNREACHABLE ({cluster['error']})"
+    line = (
+        f"  cluster {where}; spool {spool['pending']} pending"
+        f" (oldest {spool['oldest_pending'] or '-'}), {spool['rejected']} refused"
+    )
+    return "\n".join([line] + [f"  refused {r['id']}: {r['reason']}" for r in index["refused"]])
 
 
 def backtest(settings: Any, rule: str, *, since: datetime | None, limit: int) -> dict:

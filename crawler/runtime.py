@@ -9,7 +9,6 @@ from typing import Any
 
 from alerts.matcher import Matcher, RuleSet
 from crawler import db
-from crawler.errors import ConfigError
 from crawler.state import RunState
 from crawler.stories import StoryIndex
 from indexer import SQLiteStore, Store
@@ -58,15 +57,11 @@ class Runtime:
         self.conn.close()
 
 
-def check_supported(settings: Any) -> None:
-    """Refuse, as a config error, what this version cannot run yet."""
-    if settings.store.backend != "sqlite":
-        where = str(settings.path or "")
-        raise ConfigError([(where, "store.backend", "only 'sqlite' is available in this version")])
-
-
 def _open_store(settings: Any, conn: sqlite3.Connection) -> Store:
-    check_supported(settings)
+    if settings.store.backend == "elasticsearch":
+        from indexer.elastic import ElasticStore
+
+        return ElasticStore.from_settings(settings.store.elasticsearch, conn)
     return SQLiteStore(conn)
 
 

@@ -95,6 +95,13 @@ class Scheduler:
             id="deliver",
             name="deliver queued alerts",
         )
+        if self.settings.store.backend == "elasticsearch":
+            self.scheduler.add_job(
+                self.replay_index,
+                IntervalTrigger(seconds=DELIVERY_INTERVAL_SECONDS, timezone=tz),
+                id="index-replay",
+                name="replay the index spool",
+            )
 
     def missed_sources(self, now: datetime) -> set[str]:
         """Enabled sources with no run since their schedule last fired (or no run at all)."""
@@ -191,6 +198,20 @@ class Scheduler:
                 "Delivered %(sent)d queued alert messages, %(parked)d refused",
                 {"sent": report.sent, "parked": report.parked},
             )
+
+    def replay_index(self) -> None:
+        """Send what the spool holds to Elasticsearch (after an outage, between crawls)."""
+        from indexer.elastic import ElasticStore
+
+        conn = db.connect(self.settings.store.path)
+        store = ElasticStore.from_settings(self.settings.store.elasticsearch, conn)
+        try:
+            if store.backlog().pending:
+                report = store.sync(force=True)
+                logger.info("Index spool replayed: %(report)s", {"report": report.to_json()})
+        finally:
+            store.close()
+            conn.close()
 
     def send_digest(self, rule_name: str) -> None:
         """Compose one digest rule's pending hits into messages, then deliver them."""

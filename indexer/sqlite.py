@@ -21,15 +21,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from collections import Counter
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 from crawler.db import transaction
-from crawler.models import Article, SearchHit, SearchResult
+from crawler.models import Article, Facets, SearchHit, SearchResult
 from crawler.text import fold, has_khmer, normalize, substring_form, words
 from indexer.highlight import passage
 from indexer.query import And, Node, Not, Or, Phrase, Range, Term, TextMatch, parse, text_match
-from indexer.store import PutOutcome, Revision
+from indexer.store import Filters, PutOutcome, Revision, SyncReport, filter_nodes
 
 TITLE_WEIGHT = 4.0
 TEXT_WEIGHT = 1.0
@@ -53,7 +54,8 @@ CREATE TABLE IF NOT EXISTS articles (
     fetch_url TEXT NOT NULL DEFAULT '',
     summary TEXT NOT NULL DEFAULT '',
     source_key TEXT NOT NULL,
-    language_key TEXT NOT NULL
+    language_key TEXT NOT NULL,
+    matched_rules TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS articles_body_hash ON articles (body_hash);
 CREATE INDEX IF NOT EXISTS articles_story ON articles (story_id);
@@ -82,17 +84,10 @@ CREATE VIRTUAL TABLE IF NOT EXISTS articles_trigram USING fts5(
 _COLUMNS = [
     "id", "url", "source", "title", "text", "published_at", "fetched_at", "authors", "language",
     "body_hash", "story_id", "revision", "fetch_url", "summary", "source_key", "language_key",
+    "matched_rules",
 ]  # fmt: skip
-
-
-@dataclass(frozen=True, kw_only=True)
-class Filters:
-    """The search options ANDed onto a query (``--source``, ``--since`` ...)."""
-
-    sources: list[str] | None = None
-    languages: list[str] | None = None
-    since: datetime | date | None = None
-    until: datetime | date | None = None
+#: Columns added after the first release, with their definitions (for existing databases).
+_ADDED = {"matched_rules": "TEXT NOT NULL DEFAULT '[]'"}
 
 
 class SQLiteStore:
@@ -215,10 +210,20 @@ class SQLiteStore:
         limit: int = 20,
         all_copies: bool = False,
         offset: int = 0,
+        facets: bool = False,
+        tz: str = "UTC",
     ) -> SearchResult:
         """Hits for ``query``, best first; one per story unless ``all_copies`` (see Store)."""
         node = parse(query)
         filters = Filters(sources=sources, languages=languages, since=since, until=until)
+        result = self._hits(node, filters, all_copies, limit, offset)
+        if facets:
+            result.facets = self._facets(node, filters, ZoneInfo(tz))
+        return result
+
+    def _hits(
+        self, node: Node, filters: Filters, all_copies: bool, limit: int, offset: int
+    ) -> SearchResult:
         sql, params = compile(node, filters, all_copies=all_copies, limit=limit, offset=offset)
         ranked = self.conn.execute(sql, params).fetchall()
         if not ranked:
@@ -236,6 +241,32 @@ class SQLiteStore:
         hits = [_hit(rows[r["seq"]], r["score"], node) for r in ranked]
         return SearchResult(total=ranked[0]["total"], hits=hits)
 
+    def _facets(self, node: Node, filters: Filters, tz: ZoneInfo) -> Facets:
+        sql, params = compile(node, filters, all_copies=True, limit=-1)
+        rows = self.conn.execute(
+            "SELECT a.source, a.language, a.published_at FROM articles a "
+            f"JOIN ({sql}) m ON m.seq = a.seq",
+            params,
+        )
+        sources: Counter[str] = Counter()
+        languages: Counter[str] = Counter()
+        days: Counter[str] = Counter()
+        for source, language, published in rows:
+            sources[source] += 1
+            if language:
+                languages[language] += 1
+            if published:
+                days[datetime.fromisoformat(published).astimezone(tz).date().isoformat()] += 1
+        return Facets(
+            sources=dict(sorted(sources.items())),
+            languages=dict(sorted(languages.items())),
+            days=dict(sorted(days.items())),
+        )
+
+    def sync(self, *, force: bool = False, refresh: bool = False) -> SyncReport | None:
+        """Nothing to send: this store is the index."""
+        return None
+
     def close(self) -> None:
         """Nothing to release: the connection belongs to the caller."""
 
@@ -244,6 +275,10 @@ def _create(conn: sqlite3.Connection) -> None:
     for statement in SCHEMA.split(";"):
         if statement.strip():
             conn.execute(statement)
+    have = {r["name"] for r in conn.execute("PRAGMA table_info(articles)")}
+    for column, definition in _ADDED.items():
+        if column not in have:
+            conn.execute(f"ALTER TABLE articles ADD COLUMN {column} {definition}")
 
 
 _INSERT = f"INSERT INTO articles ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
@@ -267,6 +302,7 @@ def _row(a: Article) -> list:
         _iso(a.published_at) if a.published_at else None, _iso(a.fetched_at),
         json.dumps(a.authors, ensure_ascii=False), a.language, a.body_hash, a.story_id,
         a.revision, a.fetch_url, a.summary, fold(a.source or ""), fold(a.language or ""),
+        json.dumps(sorted(a.matched_rules), ensure_ascii=False),
     ]  # fmt: skip
 
 
@@ -277,6 +313,7 @@ def _article(r: sqlite3.Row) -> Article:
         fetched_at=datetime.fromisoformat(r["fetched_at"]), authors=json.loads(r["authors"]),
         language=r["language"], body_hash=r["body_hash"], story_id=r["story_id"],
         revision=r["revision"], fetch_url=r["fetch_url"], summary=r["summary"],
+        matched_rules=json.loads(r["matched_rules"]),
     )  # fmt: skip
 
 
@@ -308,7 +345,7 @@ def compile(
     """
     node = parse(query) if isinstance(query, str) else query
     clauses = list(node.children) if isinstance(node, And) else [node]
-    clauses += _filter_nodes(filters or Filters())
+    clauses += filter_nodes(filters or Filters())
     driving = [c for c in clauses if _fts(c) is not None and not isinstance(c, Not)]
     params: list = []
     if driving:
@@ -349,27 +386,6 @@ def compile(
         f"ORDER BY {order} LIMIT ? OFFSET ?"
     )
     return sql, [*params, limit, offset]
-
-
-def _filter_nodes(f: Filters) -> list[Node]:
-    out: list[Node] = []
-    if f.sources:
-        out.append(Or(tuple(Term("source", s) for s in f.sources)))
-    if f.languages:
-        out.append(Or(tuple(Term("language", lang) for lang in f.languages)))
-    if f.since is not None:
-        out.append(Range("published_at", _as_time(f.since, end=False), None, True, True))
-    if f.until is not None:
-        whole_day = not isinstance(f.until, datetime)
-        out.append(Range("published_at", None, _as_time(f.until, end=True), True, not whole_day))
-    return out
-
-
-def _as_time(value: datetime | date, *, end: bool) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    day = value + timedelta(days=1) if end else value
-    return datetime.combine(day, time(), tzinfo=UTC)
 
 
 def _is_word_leaf(node: Node) -> bool:

@@ -12,6 +12,8 @@ from crawler.pipeline import Candidate
 class AlertMatchStage:
     """Annotates the candidate with ``(rule, passage)`` hits; the store stage records them.
 
+    The article keeps the names of every rule it matches (``matched_rules``, a search facet).
+
     The (rule, story) ledger then keeps a story from alerting a rule twice.
     """
 
@@ -27,6 +29,7 @@ class AlertMatchStage:
 
     def process_item(self, item: Candidate) -> Candidate:
         names = self.rules.match(item.doc)
+        item.article.matched_rules = list(names)
         if item.previous is not None:
             # An edit alerts only for rules the earlier revision did not already match.
             before = set(self.rules.match(Document.from_article(item.previous)))

@@ -17,6 +17,9 @@ from crawler.runtime import Runtime, utcnow
 class StoreStage:
     """Writes the article, its new (rule, story) hits and its seen-URL record atomically.
 
+    With a remote index (Elasticsearch) the article is spooled in that transaction and sent
+    after it, in batches; the rest of the pass flushes at the end of the run.
+
     The dedup decision is taken again under the write lock: another crawl process may have
     stored the same URL, the same body or a near-duplicate since the dedup stage looked, and
     two copies of one story must never become two stories (that would alert twice).
@@ -43,4 +46,5 @@ class StoreStage:
             mark_seen(self.rt.state, item.page, item.outcome, now)
         if self.stats is not None:
             self.stats.inc_value(f"beatwatch/articles/{item.outcome}")
+        self.rt.store.sync()  # a remote index takes a batch once enough have been stored
         return item

@@ -1,0 +1,125 @@
+"""The Elasticsearch index template: explicit mappings and the documents written into them.
+
+Two kinds of fields. Readable ones for people in Kibana: ``title``, ``text`` and ``summary`` with
+the English analyzer and a ``.khmer`` sub-field (the ICU tokenizer when the analysis-icu plugin is
+installed, the standard analyzer otherwise), keywords for ids, source, language, story and rules,
+dates. And matching fields, kept out of ``_source``, that give beatwatch's query language the same
+meaning as on SQLite: ``title_words`` / ``text_words`` hold ``crawler.text.words`` of each field
+(our own tokenisation, split on spaces by the index), ``title_khmer`` / ``text_khmer`` the Khmer
+substring form in ``wildcard`` fields, ``source_key`` / ``language_key`` the folded exact values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crawler.models import Article
+from crawler.text import fold, has_khmer, normalize, substring_form, words
+
+#: A word longer than ``MAX_WORD`` characters (which the tokenizer would split, or Lucene refuse
+#: past 32 KiB) stands in as this token, keeping its position; ``words()`` never yields "_".
+LONG_WORD = "_long"
+MAX_WORD = 1024
+HIDDEN = ["title_words", "text_words", "title_khmer", "text_khmer", "source_key", "language_key"]
+
+
+def template(alias: str, *, icu: bool, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
+    """The body of ``PUT _index_template/<alias>`` for the concrete indices ``<alias>-*``."""
+    return {
+        "index_patterns": [f"{alias}-*"],
+        "priority": 200,
+        "template": {"settings": settings(icu, shards, replicas), "mappings": mappings()},
+        "_meta": {"managed_by": "beatwatch", "khmer_analyzer": "icu" if icu else "standard"},
+    }
+
+
+def settings(icu: bool, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
+    """Index settings: shard counts and the analyzers the mappings name."""
+    khmer: dict[str, Any] = (
+        {"type": "custom", "tokenizer": "icu_tokenizer", "filter": ["lowercase"]}
+        if icu
+        else {"type": "standard"}
+    )
+    return {
+        "number_of_shards": shards,
+        "number_of_replicas": replicas,
+        "analysis": {
+            "tokenizer": {"bw_space": {"type": "whitespace", "max_token_length": 4 * MAX_WORD}},
+            "analyzer": {
+                "bw_words": {"type": "custom", "tokenizer": "bw_space"},
+                "bw_khmer": khmer,
+            },
+        },
+    }
+
+
+def mappings() -> dict[str, Any]:
+    """``dynamic: strict`` mappings: a document with any other field is refused."""
+    keyword = {"type": "keyword"}
+    readable = {
+        "type": "text",
+        "analyzer": "english",
+        "fields": {"khmer": {"type": "text", "analyzer": "bw_khmer"}},
+    }
+    word_field = {"type": "text", "analyzer": "bw_words", "index_options": "positions"}
+    return {
+        "dynamic": "strict",
+        "_source": {"excludes": HIDDEN},
+        "properties": {
+            "id": keyword,
+            "url": keyword,
+            "fetch_url": {"type": "keyword", "index": False},
+            "source": keyword,
+            "language": keyword,
+            "story_id": keyword,
+            "body_hash": keyword,
+            "matched_rules": keyword,
+            "authors": keyword,
+            "title": readable,
+            "text": readable,
+            "summary": {**readable},
+            "published_at": {"type": "date"},
+            "fetched_at": {"type": "date"},
+            "revision": {"type": "integer"},
+            "title_words": word_field,
+            "text_words": word_field,
+            "title_khmer": {"type": "wildcard"},
+            "text_khmer": {"type": "wildcard"},
+            "source_key": keyword,
+            "language_key": keyword,
+        },
+    }
+
+
+def document(article: Article) -> dict[str, Any]:
+    """The indexed body of ``article``: its fields plus the hidden matching fields."""
+    title, text = normalize(article.title), normalize(article.text)
+    doc: dict[str, Any] = {
+        "id": article.id,
+        "url": article.url,
+        "fetch_url": article.fetch_url,
+        "source": article.source,
+        "language": article.language,
+        "story_id": article.story_id or article.id,
+        "body_hash": article.body_hash,
+        "matched_rules": sorted(article.matched_rules),
+        "authors": article.authors,
+        "title": article.title,
+        "text": article.text,
+        "summary": article.summary,
+        "published_at": article.published_at.isoformat() if article.published_at else None,
+        "fetched_at": article.fetched_at.isoformat(),
+        "revision": article.revision,
+        "title_words": _word_field(title),
+        "text_words": _word_field(text),
+        "source_key": fold(article.source or ""),
+        "language_key": fold(article.language or ""),
+    }
+    if has_khmer(title) or has_khmer(text):
+        doc["title_khmer"] = substring_form(title)
+        doc["text_khmer"] = substring_form(text)
+    return doc
+
+
+def _word_field(text: str) -> str:
+    return " ".join(w if len(w) <= MAX_WORD else LONG_WORD for w in words(text))
