@@ -126,6 +126,9 @@ ARTICLES: list[Article] = [
     _article("wire-copy-ppp", "phnom-penh-post", "Talks on military cooperation",
              WIRE_BODY, day=22, story_of="wire.example.org/news/wire-original",
              body_hash=WIRE_HASH),
+    _article("late-evening", "cambodianess", "Curfew lifted near the naval base",
+             "Local authorities lifted an evening curfew around the Ream area on Saturday.",
+             day=17, hour=20),
     # Khmer-script articles.
     _article("km-coop", "voa-khmer", "កម្ពុជា និង សហរដ្ឋអាមេរិក",
              "ក្រសួងការពារជាតិ បាននិយាយថា កិច្ចសហប្រតិបត្តិការយោធា ជាមួយ សហរដ្ឋអាមេរិក "
