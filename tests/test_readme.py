@@ -71,8 +71,11 @@ def test_the_readme_configuration_example_is_valid(tmp_path):
     assert [r.name for r in settings.alerts.rules] == ["kem-sokha", "military-cooperation"]
 
 
-def test_the_docker_stack_config_is_valid():
+def test_the_docker_stack_config_is_valid(monkeypatch):
+    monkeypatch.setenv("ELASTIC_PASSWORD", "from-dot-env")
     settings = load_config(REPO / "config" / "docker.yaml")
     assert settings.alerts.delivery.smtp.host == "mailpit"
     assert settings.store.path == "/data/beatwatch.db"
+    assert settings.store.backend == "elasticsearch"
+    assert settings.store.elasticsearch.password == "from-dot-env"
     assert len(settings.sources) == len(load_config(REPO / "config" / "beatwatch.yaml").sources)

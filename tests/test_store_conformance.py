@@ -36,6 +36,10 @@ RULES = [
     ('"cooperation military"~0', None),
     ('"cooperation military"~3', None),
     ('"military cooperation planners"~4', None),
+    ('"lifted curfew Ream"~5', {"late-evening"}),  # 5 words between the first and last
+    ('"lifted curfew Ream"~4', set()),
+    ('"Ream curfew"~1', set()),
+    ('"Ream curfew"~2', {"late-evening"}),
     ("sanction*", {"sanctions-officials", "sanctions-arms"}),
     ("sanction", {"sanctions-arms"}),
     ("title:sanction*", None),
