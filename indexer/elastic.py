@@ -24,7 +24,7 @@ from typing import Any
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import TransportError
-from elasticsearch import ApiError, Elasticsearch
+from elasticsearch import ApiError, Elasticsearch, NotFoundError
 from elasticsearch.helpers import streaming_bulk
 
 from crawler.errors import BeatwatchError, StoreUnavailable
@@ -302,6 +302,9 @@ class ElasticStore:
         )
         try:
             answer = self.client.search(index=self.alias, **body).body
+        except NotFoundError:  # nothing has been indexed yet: no alias, no hits
+            empty = Facets(sources={}, languages={}, days={}) if facets else None
+            return SearchResult(total=0, hits=[], facets=empty)
         except (TransportError, ApiError) as exc:
             raise self._search_error(exc) from exc
         return _result(answer, node, all_copies=all_copies, facets=facets)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.es_standin import es_standin  # noqa: F401 - a fixture for every test module
 from tests.fixture_server import FixtureSites
 
 REPO = Path(__file__).resolve().parent.parent

@@ -1,0 +1,336 @@
+"""Contract tests of the Elasticsearch store: the official client against a local HTTP stand-in.
+
+The stand-in (tests/es_standin.py) is not Elasticsearch: it records the requests and answers
+them the way the REST API does (templates, aliases, external versions, bulk item errors), and
+it can be told to fail. These tests check what the store sends and how it behaves under 409,
+429, 5xx, 400 and a refused connection. What queries *match* is the conformance suite's job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from crawler.db import connect
+from crawler.errors import BeatwatchError, StoreUnavailable
+from indexer.elastic import ElasticStore
+from indexer.mapping import HIDDEN
+from tests.corpus import ARTICLES, BY_SLUG
+
+ALIAS = "bw-test"
+
+
+def _searchable(standin) -> ElasticStore:
+    store = _store(standin)
+    store.ensure_index()
+    return store
+
+
+def _store(standin, conn=None, **options) -> ElasticStore:
+    client = Elasticsearch(standin.url, max_retries=0, retry_on_status=(), request_timeout=5)
+    options = {"batch_size": 4, "retries": 2, "retry_backoff": 0.01, **options}
+    return ElasticStore(conn or connect(":memory:"), client, ALIAS, url=standin.url, **options)
+
+
+def _bulks(standin) -> list:
+    return [r for r in standin.requests if r.path.endswith("/_bulk")]
+
+
+def _bulk_lines(standin) -> list[dict]:
+    return [line for r in _bulks(standin) for line in r.json]
+
+
+def _put_all(store, articles=ARTICLES[:6]):
+    for article in articles:
+        store.put(article)
+
+
+def test_the_first_sync_creates_a_strict_template_and_an_index_behind_the_alias(es_standin):
+    store = _store(es_standin)
+    _put_all(store)
+    store.sync(force=True)
+    template = es_standin.templates[ALIAS]
+    assert template["index_patterns"] == [f"{ALIAS}-*"]
+    mappings = template["template"]["mappings"]
+    assert mappings["dynamic"] == "strict"
+    assert mappings["_source"]["excludes"] == HIDDEN
+    props = mappings["properties"]
+    assert props["title"]["analyzer"] == "english"
+    assert props["title"]["fields"]["khmer"]["analyzer"] == "bw_khmer"
+    assert {props[k]["type"] for k in ("id", "source", "language", "story_id")} == {"keyword"}
+    assert props["published_at"]["type"] == props["fetched_at"]["type"] == "date"
+    [created] = es_standin.requests_to("PUT", rf"^/{ALIAS}-000001$")
+    assert created.json["aliases"] == {ALIAS: {"is_write_index": True}}
+    assert set(es_standin.docs(ALIAS)) == {a.id for a in ARTICLES[:6]}
+
+
+def test_khmer_sub_fields_use_icu_only_when_every_node_has_the_plugin(es_standin):
+    store = _store(es_standin)
+    store.sync(force=True)
+    analysis = es_standin.templates[ALIAS]["template"]["settings"]["analysis"]
+    assert analysis["analyzer"]["bw_khmer"] == {"type": "standard"}
+
+
+def test_with_analysis_icu_the_khmer_analyzer_is_the_icu_tokenizer():
+    from tests.es_standin import EsStandIn
+
+    with EsStandIn(plugins=["analysis-icu"]) as standin:
+        _store(standin).sync(force=True)
+        analyzer = standin.templates[ALIAS]["template"]["settings"]["analysis"]["analyzer"]
+    assert analyzer["bw_khmer"]["tokenizer"] == "icu_tokenizer"
+
+
+def test_a_second_process_reuses_the_alias_without_recreating_anything(es_standin):
+    conn = connect(":memory:")
+    _store(es_standin, conn).sync(force=True)
+    es_standin.clear()
+    again = _store(es_standin, conn)
+    _put_all(again, ARTICLES[:1])
+    again.sync(force=True)
+    assert [r for r in es_standin.requests if r.method == "PUT" and "_bulk" not in r.path] == []
+
+
+def test_an_index_where_the_alias_should_be_is_refused_clearly(es_standin):
+    Elasticsearch(es_standin.url).indices.create(index=ALIAS)
+    store = _store(es_standin)
+    with pytest.raises(BeatwatchError, match="is an index, not an alias"):
+        store.ensure_index()
+
+
+def test_bulk_bodies_are_idempotent_index_actions_in_batches(es_standin):
+    store = _store(es_standin, batch_size=4)
+    _put_all(store, ARTICLES[:10])
+    report = store.sync(force=True)
+    assert (report.indexed, report.already, report.error) == (10, 0, None)
+    bulks = _bulks(es_standin)
+    assert [len(r.json) // 2 for r in bulks] == [4, 4, 2]
+    action, doc = _bulk_lines(es_standin)[:2]
+    first = ARTICLES[0]
+    assert action == {
+        "index": {"_index": ALIAS, "_id": first.id, "version": 1, "version_type": "external"}
+    }
+    assert doc["id"] == first.id and doc["story_id"] == first.story_id
+    assert doc["title_words"] and doc["text_words"]
+    assert store.backlog().pending == 0 and store.backlog().indexed == 10
+
+
+def test_hidden_matching_fields_are_indexed_but_not_returned_in_source(es_standin):
+    store = _store(es_standin)
+    khmer = BY_SLUG["km-coop"]
+    store.put(khmer)
+    store.sync(force=True)
+    stored = es_standin.docs(ALIAS)[khmer.id]
+    assert "text_khmer" in stored.indexed and "text_khmer" not in stored.source
+    assert stored.source["text"] == khmer.text
+
+
+def test_an_edit_is_written_as_the_next_version(es_standin):
+    store = _store(es_standin)
+    article = BY_SLUG["ream-pier"]
+    store.put(article)
+    store.sync(force=True)
+    store.put(dataclasses.replace(article, text=article.text + " It reopened.", body_hash="e2"))
+    store.sync(force=True)
+    doc = es_standin.docs(ALIAS)[article.id]
+    assert doc.version == 2 and doc.source["text"].endswith("It reopened.")
+
+
+def test_a_replay_of_what_the_cluster_holds_answers_409_and_counts_as_indexed(es_standin):
+    conn = connect(":memory:")
+    store = _store(es_standin, conn)
+    _put_all(store)
+    store.sync(force=True)
+    conn.execute("UPDATE es_spool SET state = 'pending'")  # as if the acknowledgement was lost
+    report = _store(es_standin, conn).sync(force=True)
+    assert (report.indexed, report.already) == (0, 6)
+    assert store.backlog().pending == 0
+    assert {d.version for d in es_standin.docs(ALIAS).values()} == {1}
+
+
+def test_429_on_an_item_is_retried_with_backoff(es_standin):
+    store = _store(es_standin)
+    _put_all(store)
+    es_standin.fail_items(ARTICLES[2].id, 429, "es_rejected_execution_exception", times=2)
+    report = store.sync(force=True)
+    assert report.indexed == 6 and report.deferred == 0
+    retried = [line for line in _bulk_lines(es_standin) if "index" in line]
+    assert [a["index"]["_id"] for a in retried].count(ARTICLES[2].id) == 3
+
+
+@pytest.mark.parametrize("status", [429, 500, 503])
+def test_a_whole_bulk_request_refused_for_a_while_is_retried(es_standin, status):
+    store = _store(es_standin)
+    _put_all(store)
+    store.ensure_index()
+    es_standin.fail_next("*", r"_bulk$", status, times=2)
+    report = store.sync(force=True)
+    assert (report.indexed, report.error) == (6, None)
+
+
+def test_a_cluster_failing_past_the_retries_leaves_everything_in_the_spool(es_standin):
+    store = _store(es_standin)
+    _put_all(store)
+    store.ensure_index()
+    es_standin.fail_next("*", r"_bulk$", 503, times=50)
+    report = store.sync(force=True)
+    assert report.error and "503" in report.error
+    assert store.backlog().pending == 6
+    assert es_standin.docs(ALIAS) == {}
+
+
+def test_a_document_refused_for_good_is_reported_and_the_rest_indexed(es_standin):
+    store = _store(es_standin)
+    _put_all(store)
+    bad = ARTICLES[1].id
+    es_standin.fail_items(bad, 400, "mapper_parsing_exception", times=1)
+    report = store.sync(force=True)
+    assert (report.indexed, report.rejected) == (5, 1)
+    assert any(bad in r and "mapper_parsing_exception" in r for r in report.reasons)
+    [(refused_id, reason)] = store.spool.rejected()
+    assert refused_id == bad and "mapper_parsing_exception" in reason
+    assert store.backlog().pending == 0
+
+
+def test_a_refused_connection_spools_and_the_next_sync_replays_once(es_standin):
+    conn = connect(":memory:")
+    store = _store(es_standin, conn)
+    _put_all(store, ARTICLES[:3])
+    store.sync(force=True)
+    es_standin.stop()
+    _put_all(store, ARTICLES[3:8])
+    down = store.sync(force=True)
+    assert down.error and store.backlog().pending == 5
+    assert store.sync() is None  # a crawl does not hammer a dead cluster after each article
+    es_standin.restart()
+    report = _store(es_standin, conn).sync(force=True)
+    assert (report.indexed, report.already, report.error) == (5, 0, None)
+    docs = es_standin.docs(ALIAS)
+    assert set(docs) == {a.id for a in ARTICLES[:8]}
+    assert {d.version for d in docs.values()} == {1}
+
+
+def test_a_sync_before_the_batch_is_full_waits(es_standin):
+    store = _store(es_standin, batch_size=4)
+    _put_all(store, ARTICLES[:3])
+    assert store.sync() is None
+    store.put(ARTICLES[3])
+    assert store.sync().indexed == 4
+
+
+def test_credentials_go_in_the_authorization_header(es_standin):
+    from types import SimpleNamespace
+
+    from indexer.elastic import client_from_settings
+
+    base = dict(url=es_standin.url, timeout=5, retries=0, verify_certs=True, ca_certs=None)
+    for creds, expected in [
+        ({"api_key": "c2VjcmV0", "username": None, "password": None}, "ApiKey c2VjcmV0"),
+        ({"api_key": None, "username": "elastic", "password": "pw"}, "Basic ZWxhc3RpYzpwdw=="),
+    ]:
+        client_from_settings(SimpleNamespace(**base, **creds)).info()
+        assert es_standin.requests[-1].headers["authorization"] == expected
+
+
+def _canned(hits, stories=None):
+    body = {
+        "took": 1,
+        "timed_out": False,
+        "_shards": {"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+        "hits": {"total": {"value": len(hits), "relation": "eq"}, "max_score": 1.0, "hits": hits},
+    }
+    if stories is not None:
+        body["aggregations"] = {"stories": {"value": stories}}
+    return body
+
+
+def _source_hit(article, score=2.5):
+    src = {k: v for k, v in dataclasses.asdict(article).items()}
+    src["published_at"] = article.published_at.isoformat() if article.published_at else None
+    src["fetched_at"] = article.fetched_at.isoformat()
+    return {"_index": f"{ALIAS}-000001", "_id": article.id, "_score": score, "_source": src}
+
+
+def test_a_search_asks_for_one_hit_per_story_and_counts_stories(es_standin):
+    store = _searchable(es_standin)
+    article = BY_SLUG["ream-pier"]
+    es_standin.set_search_response(_canned([_source_hit(article)], stories=7))
+    result = store.search('"Ream Naval Base" AND source:khmer-times', limit=5, offset=10)
+    [request] = es_standin.requests_to("POST", rf"^/{ALIAS}/_search$")
+    body = request.json
+    assert body["collapse"] == {"field": "story_id"}
+    assert body["aggs"]["stories"]["cardinality"]["field"] == "story_id"
+    assert (body["from"], body["size"]) == (10, 5)
+    assert body["sort"][0] == {"_score": {"order": "desc"}}
+    must = body["query"]["bool"]["must"]
+    assert {"term": {"source_key": "khmer-times"}} in must
+    assert result.total == 7
+    [hit] = result.hits
+    assert (hit.id, hit.score, hit.published_at) == (article.id, 2.5, article.published_at)
+    assert "<mark>Ream Naval Base</mark>" in hit.snippet
+
+
+def test_all_copies_drops_the_collapse_and_counts_articles(es_standin):
+    store = _searchable(es_standin)
+    es_standin.set_search_response(_canned([_source_hit(BY_SLUG["ream-pier"])]))
+    result = store.search("Ream", all_copies=True)
+    body = es_standin.requests_to("POST", r"_search$")[-1].json
+    assert "collapse" not in body and result.total == 1
+
+
+def test_filters_are_non_scoring_clauses(es_standin):
+    store = _searchable(es_standin)
+    es_standin.set_search_response(_canned([]))
+    store.search("Ream", sources=["rfa"], languages=["en"], since=datetime(2026, 1, 2, tzinfo=UTC))
+    query = es_standin.requests_to("POST", r"_search$")[-1].json["query"]["bool"]
+    assert len(query["filter"]) == 3
+    assert {"range": {"published_at": {"gte": "2026-01-02T00:00:00.000000+00:00"}}} in query[
+        "filter"
+    ]
+
+
+def test_facets_ask_for_terms_and_a_daily_histogram_in_the_timezone(es_standin):
+    store = _searchable(es_standin)
+    canned = _canned([], stories=0)
+    canned["aggregations"].update(
+        source={
+            "buckets": [{"key": "rfa", "doc_count": 3}, {"key": "cambodianess", "doc_count": 1}]
+        },
+        language={"buckets": [{"key": "en", "doc_count": 4}]},
+        day={"buckets": [{"key_as_string": "2026-01-03", "key": 1, "doc_count": 4}]},
+    )
+    es_standin.set_search_response(canned)
+    facets = store.search("Ream", facets=True, tz="Asia/Phnom_Penh").facets
+    aggs = es_standin.requests_to("POST", r"_search$")[-1].json["aggs"]
+    assert aggs["day"]["date_histogram"]["time_zone"] == "Asia/Phnom_Penh"
+    assert aggs["source"]["terms"]["field"] == "source"
+    assert facets.sources == {"cambodianess": 1, "rfa": 3}
+    assert facets.days == {"2026-01-03": 4}
+
+
+def test_a_search_the_cluster_refuses_or_cannot_answer_is_a_clear_error(es_standin):
+    store = _searchable(es_standin)
+    es_standin.fail_next("POST", r"_search$", 400, times=1)
+    with pytest.raises(BeatwatchError, match="refused the search"):
+        store.search("Ream")
+    es_standin.stop()
+    with pytest.raises(StoreUnavailable, match=r"Elasticsearch at http://127\.0\.0\.1"):
+        store.search("Ream")
+
+
+def test_a_search_before_anything_was_indexed_finds_nothing(es_standin):
+    result = _store(es_standin).search("Ream", facets=True)
+    assert (result.total, result.hits, result.facets.sources) == (0, [], {})
+
+
+def test_status_reports_the_cluster_or_why_it_cannot_be_reached(es_standin):
+    store = _store(es_standin)
+    _put_all(store)
+    store.sync(force=True)
+    up = store.cluster_status()
+    assert (up["reachable"], up["index"], up["documents"]) == (True, f"{ALIAS}-000001", 6)
+    es_standin.stop()
+    down = store.cluster_status()
+    assert down["reachable"] is False and down["error"]
