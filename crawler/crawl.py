@@ -127,10 +127,10 @@ def run_pass(
 
 
 def sync_index(runtime: Runtime) -> dict[str, Any] | None:
-    """Send what the spool still holds to a remote index; its report and backlog, or None."""
-    report = runtime.store.sync(force=True)
-    if report is None:
+    """Send what the spool still holds to a remote index; what this pass sent, or None."""
+    if runtime.store.sync(force=True) is None:
         return None
+    report = runtime.store.sent  # type: ignore[attr-defined]
     backlog = runtime.store.backlog().to_json()  # type: ignore[attr-defined]
     if report.error:
         logger.warning("Index not reachable; %d articles wait in the spool", backlog["pending"])

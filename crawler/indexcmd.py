@@ -66,10 +66,16 @@ def migrate(ctx: click.Context, target: str, as_json: bool) -> None:
         backlog = store.backlog().to_json()
     if as_json:
         _emit({"to": target, **result, "spool": backlog})
-        return
-    click.echo(f"migrated to {target}: " + ", ".join(f"{k} {v}" for k, v in result.items()))
-    if backlog["rejected"]:
-        click.echo(f"{backlog['rejected']} documents refused: see `beatwatch status`")
+    else:
+        counts = {k: v for k, v in result.items() if k != "error"}
+        click.echo(f"migrated to {target}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        if backlog["rejected"]:
+            click.echo(f"{backlog['rejected']} documents refused: see `beatwatch status`")
+    if result.get("deferred"):
+        raise click.ClickException(
+            f"{result['deferred']} articles could not be indexed now; run the command again"
+            " to resume"
+        )
 
 
 @index_group.command("rebuild")

@@ -97,6 +97,7 @@ class ElasticStore:
         self._down_until = 0.0
         self._last_flush = time.monotonic()
         self._unsent = 0  # queued by this process since its last sync
+        self.sent = SyncReport()  # every sync of this process, added up
 
     @classmethod
     def from_settings(cls, es: Any, conn: sqlite3.Connection) -> ElasticStore:
@@ -200,6 +201,7 @@ class ElasticStore:
             log.warning("index: %s; %d articles wait in the spool", exc, self.backlog().pending)
         self._last_flush = time.monotonic()
         self._unsent = 0
+        self.sent.add(report)
         return report
 
     def _due(self, now: float) -> bool:

@@ -34,6 +34,15 @@ class SyncReport:
     error: str | None = None
     reasons: list[str] = field(default_factory=list)
 
+    def add(self, other: SyncReport) -> None:
+        """Count ``other``'s documents into this report (the last error wins)."""
+        self.indexed += other.indexed
+        self.already += other.already
+        self.rejected += other.rejected
+        self.deferred += other.deferred
+        self.error = other.error
+        self.reasons += other.reasons
+
     def to_json(self) -> dict:
         """The report as plain JSON values."""
         return {
