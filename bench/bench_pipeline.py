@@ -5,26 +5,40 @@ to a temp folder, then runs each through the real pipeline stages with the shipp
 200 alert rules (the shipped beat rules plus synthetic ones), storing into a fresh SQLite file.
 Prints articles/s for the whole path and the time each stage takes per article.
 
+``--backend elasticsearch`` stores through ``ElasticStore`` instead: each article is written to
+the SQLite file and queued in the spool (StoreStage), batches of 500 are sent from StoreStage
+(``store.sync()``), and the final ``sync(force=True)`` is inside the timed region. The target is
+tests/es_standin.py (NOT Elasticsearch) run in a child process pinned to the other core, so its
+own CPU is not charged to the pipeline (the wall time still includes waiting for its answers;
+its CPU time is printed). ``--compare`` runs both backends on the same pages (alternately,
+``--rounds`` times each (default 3), best kept, after a short warm-up) and prints the overhead.
+
     .venv/bin/python bench/bench_pipeline.py [--pages 1000] [--rules 200]
+        [--backend sqlite|elasticsearch] [--target standin|osmem|URL] [--compare [--rounds 3]]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
 import random
 import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from elasticsearch import Elasticsearch  # noqa: E402
+
 from alerts.matcher import Matcher, RuleSet  # noqa: E402
+from bench.bench_elastic import Target, pin, server_core, start_target  # noqa: E402
 from crawler import db  # noqa: E402
 from crawler.config import load_config  # noqa: E402
 from crawler.models import FeedFields, FetchedPage  # noqa: E402
@@ -38,6 +52,7 @@ from crawler.runtime import Runtime  # noqa: E402
 from crawler.state import RunState  # noqa: E402
 from crawler.stories import StoryIndex  # noqa: E402
 from indexer import SQLiteStore  # noqa: E402
+from indexer.elastic import ElasticStore  # noqa: E402
 from spiders.extraction import extract  # noqa: E402
 
 SITE = ROOT / "tests" / "fixture_site"
@@ -124,91 +139,265 @@ def build_rules(count: int, rng: random.Random) -> dict[str, str]:
     return rules
 
 
-def run(pages: int, rule_count: int) -> None:
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {0})
-    rng = random.Random(7)
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        variants = write_variants(folder, pages, rng)
-        rules = RuleSet(build_rules(rule_count, rng))
-        scope = Matcher(load_config(ROOT / "config" / "beatwatch.yaml").scope)
-        conn = db.connect(folder / "bench.db")
-        store = SQLiteStore(conn)
-        runtime = Runtime(
-            settings=None,
-            conn=conn,
-            store=store,
-            state=RunState(conn),
-            rules=rules,
-            rule_modes={name: "immediate" for name in rules.matchers},
-            scope=scope,
-            stories=StoryIndex(conn),
+@dataclass
+class Result:
+    """One timed pass over the pages."""
+
+    backend: str
+    pages: int
+    elapsed: float = 0.0
+    cpu: float = 0.0
+    hits: int = 0
+    stored: int = 0
+    held: int | None = None  # documents the index holds at the end (elasticsearch)
+    server_cpu: float | None = None
+    sends: int = 0  # syncs that sent something, the final one included
+    send_seconds: float = 0.0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    timings: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+
+def open_store(backend: str, conn, target: Target | None):
+    """The store for ``backend``: SQLiteStore, or ElasticStore over a fresh alias at ``target``."""
+    if backend == "sqlite":
+        return SQLiteStore(conn), None
+    alias = f"bw-bench-pipeline-{uuid.uuid4().hex[:8]}"
+    assert target is not None
+    client = Elasticsearch(target.url, request_timeout=120)
+    return ElasticStore(conn, client, alias, batch_size=500, url=target.url), alias
+
+
+def _timed_sync(store: ElasticStore, result: Result):
+    """Wrap ``store.sync`` to add up the time of the syncs that sent a batch."""
+    sync = store.sync
+
+    def timed(**kwargs):
+        t = time.perf_counter()
+        report = sync(**kwargs)
+        if report is not None:
+            result.sends += 1
+            result.send_seconds += time.perf_counter() - t
+            if report.error or report.rejected or report.deferred:
+                raise SystemExit(f"sync failed: {report.to_json()}")
+        return report
+
+    store.sync = timed  # StoreStage calls rt.store.sync() on the instance
+
+
+def run_once(
+    backend: str,
+    folder: Path,
+    variants: list[tuple[Path, str, str]],
+    rules: RuleSet,
+    scope: Matcher,
+    target: Target | None = None,
+    quiet: bool = False,
+) -> Result:
+    """Run every page through the stages into a fresh database; time it."""
+    db_path = folder / f"bench-{backend}-{uuid.uuid4().hex[:6]}.db"
+    conn = db.connect(db_path)
+    store, alias = open_store(backend, conn, target)
+    result = Result(backend, len(variants))
+    if isinstance(store, ElasticStore):
+        store.ensure_index()  # template and first index: set-up, not throughput
+        _timed_sync(store, result)
+    runtime = Runtime(
+        settings=None,
+        conn=conn,
+        store=store,
+        state=RunState(conn),
+        rules=rules,
+        rule_modes={name: "immediate" for name in rules.matchers},
+        scope=scope,
+        stories=StoryIndex(conn),
+    )
+    stages = {
+        "normalise": NormaliseStage(),
+        "scope": ScopeStage(scope),
+        "dedup": DedupStage(store, runtime.stories),
+        "match": AlertMatchStage(rules),
+        "store": StoreStage(runtime),
+    }
+    timings = result.timings
+    server_before = target.stats() if target and isinstance(store, ElasticStore) else None
+    start, cpu = time.perf_counter(), time.process_time()
+    for n, (path, outlet, url) in enumerate(variants, 1):
+        t0 = time.perf_counter()
+        body = path.read_bytes()
+        page = extract(body, url)
+        t1 = time.perf_counter()
+        timings["extract"].append(t1 - t0)
+        item: FetchedPage | Candidate = FetchedPage(
+            source=outlet,
+            url=url,
+            fetch_url=url,
+            fetched_at=datetime.now(UTC),
+            title=page.title,
+            text=page.text,
+            published_at=page.published_at,
+            authors=page.authors,
+            language=page.language,
+            rel_canonical=None,
+            entry=FeedFields(),
         )
-        stages = {
-            "normalise": NormaliseStage(),
-            "scope": ScopeStage(scope),
-            "dedup": DedupStage(store, runtime.stories),
-            "match": AlertMatchStage(rules),
-            "store": StoreStage(runtime),
-        }
-        timings: dict[str, list[float]] = defaultdict(list)
-        hits = 0
-        outcomes: Counter[str] = Counter()
-        start = time.perf_counter()
-        for n, (path, outlet, url) in enumerate(variants, 1):
-            t0 = time.perf_counter()
-            body = path.read_bytes()
-            page = extract(body, url)
-            t1 = time.perf_counter()
-            timings["extract"].append(t1 - t0)
-            item: FetchedPage | Candidate = FetchedPage(
-                source=outlet,
-                url=url,
-                fetch_url=url,
-                fetched_at=datetime.now(UTC),
-                title=page.title,
-                text=page.text,
-                published_at=page.published_at,
-                authors=page.authors,
-                language=page.language,
-                rel_canonical=None,
-                entry=FeedFields(),
-            )
-            try:
-                for name, stage in stages.items():
-                    t = time.perf_counter()
-                    item = stage.process_item(item)
-                    timings[name].append(time.perf_counter() - t)
-            except Dropped as dropped:
-                outcomes[dropped.outcome] += 1
-                continue
-            outcomes[item.outcome] += 1
-            hits += len(item.hits)
-            if n % 200 == 0:
-                print(f"  {n}/{pages} pages", file=sys.stderr)
-        elapsed = time.perf_counter() - start
-        conn.close()
-    print(f"pages: {pages}, rules: {rule_count} + the shipped scope, alert hits: {hits}, one core")
-    print("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
-    print(f"whole path: {pages / elapsed:.1f} articles/s ({elapsed:.2f} s)")
-    extract_total = sum(timings["extract"])
+        try:
+            for name, stage in stages.items():
+                t = time.perf_counter()
+                item = stage.process_item(item)
+                timings[name].append(time.perf_counter() - t)
+        except Dropped as dropped:
+            result.outcomes[dropped.outcome] += 1
+            continue
+        result.outcomes[item.outcome] += 1
+        result.hits += len(item.hits)
+        if n % 200 == 0 and not quiet:
+            print(f"  {backend}: {n}/{len(variants)} pages", file=sys.stderr)
+    t = time.perf_counter()
+    store.sync(force=True)  # the rest of the spool: part of the elasticsearch path's cost
+    timings["sync"].append(time.perf_counter() - t)
+    result.elapsed = time.perf_counter() - start
+    result.cpu = time.process_time() - cpu
+    if server_before is not None:
+        result.server_cpu = target.stats()[0] - server_before[0]
+    result.stored = store.count()
+    if isinstance(store, ElasticStore):
+        store.client.indices.refresh(index=alias)
+        result.held = store.client.count(index=alias).body["count"]
+        _drop_alias(store.client, alias)
+        store.close()
+    conn.close()
+    return result
+
+
+def _drop_alias(client: Elasticsearch, alias: str) -> None:
+    for index in client.indices.get_alias(name=alias).body:
+        client.indices.delete(index=index)
+    client.indices.delete_index_template(name=alias)
+
+
+def prepare(folder: Path, pages: int, rule_count: int):
+    """The page files, the compiled rules and the shipped scope."""
+    rng = random.Random(7)
+    variants = write_variants(folder, pages, rng)
+    rules = RuleSet(build_rules(rule_count, rng))
+    scope = Matcher(load_config(ROOT / "config" / "beatwatch.yaml").scope)
+    return variants, rules, scope
+
+
+def run(pages: int, rule_count: int, backend: str, target_name: str) -> None:
+    core = server_core()
+    pin()
+    with tempfile.TemporaryDirectory() as tmp, _target(backend, target_name, core) as target:
+        folder = Path(tmp)
+        variants, rules, scope = prepare(folder, pages, rule_count)
+        result = run_once(backend, folder, variants, rules, scope, target)
+    if target is not None:
+        print(f"target: {target.description}")
+    print(
+        f"pages: {pages}, rules: {rule_count} + the shipped scope, alert hits: {result.hits}, "
+        f"one core, backend: {backend}"
+    )
+    print("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items())))
+    print(f"whole path: {pages / result.elapsed:.1f} articles/s ({result.elapsed:.2f} s)")
+    extract_total = sum(result.timings["extract"])
     print(f"extraction alone: {pages / extract_total:.1f} pages/s")
     print(f"{'stage':<10} {'median ms':>10} {'mean ms':>10} {'share':>7}")
-    for name, values in timings.items():
-        share = sum(values) / elapsed
+    for name, values in result.timings.items():
+        if name == "sync" and backend == "sqlite":
+            continue
+        share = sum(values) / result.elapsed
         print(
             f"{name:<10} {statistics.median(values) * 1e3:>10.2f} "
             f"{statistics.fmean(values) * 1e3:>10.2f} {share:>6.0%}"
         )
+    if backend == "elasticsearch":
+        _print_index(result)
+
+
+def _print_index(result: Result) -> None:
+    server = f", target CPU {result.server_cpu:.2f} s" if result.server_cpu is not None else ""
+    print(
+        f"bulk sends: {result.sends} syncs, {result.send_seconds:.2f} s of the store stage and "
+        f"final sync (batch 500){server}"
+    )
+    agree = "equal" if result.held == result.stored else "MISMATCH"
+    print(f"stored articles: {result.stored}, documents in the index: {result.held} ({agree})")
+
+
+@contextlib.contextmanager
+def _target(backend: str, name: str, core: int | None):
+    if backend == "sqlite":
+        yield None
+        return
+    with start_target(name, core) as target:
+        yield target
+
+
+def compare(pages: int, rule_count: int, rounds: int, target_name: str) -> None:
+    """Both backends on the same pages, alternately; best of ``rounds`` each."""
+    core = server_core()
+    pin()
+    results: dict[str, list[Result]] = {"sqlite": [], "elasticsearch": []}
+    with tempfile.TemporaryDirectory() as tmp, start_target(target_name, core) as target:
+        folder = Path(tmp)
+        variants, rules, scope = prepare(folder, pages, rule_count)
+        warm = variants[: min(20, len(variants))]
+        for backend in results:  # imports, caches and connections: not measured
+            run_once(backend, folder, warm, rules, scope, target, quiet=True)
+        for r in range(rounds):
+            for backend in results:
+                print(f"  round {r + 1}/{rounds}: {backend}", file=sys.stderr)
+                results[backend].append(
+                    run_once(backend, folder, variants, rules, scope, target, quiet=True)
+                )
+    print(f"target: {target.description}")
+    print(f"pages: {pages}, rules: {rule_count} + the shipped scope, pipeline pinned to one core")
+    print(
+        f"{'backend':<14} {'articles/s':>10} {'wall s':>8} {'CPU s':>7} {'target CPU s':>13} "
+        f"{'stored':>7} {'in index':>9}  all rounds (articles/s)"
+    )
+    best = {}
+    for backend, runs in results.items():
+        b = best[backend] = min(runs, key=lambda x: x.elapsed)
+        server = f"{b.server_cpu:13.2f}" if b.server_cpu is not None else f"{'-':>13}"
+        held = f"{b.held:>9}" if b.held is not None else f"{'-':>9}"
+        every = ", ".join(f"{pages / x.elapsed:.1f}" for x in runs)
+        print(
+            f"{backend:<14} {pages / b.elapsed:>10.1f} {b.elapsed:>8.2f} {b.cpu:>7.2f} "
+            f"{server} {b.stored:>7} {held}  {every}"
+        )
+    sq, es = best["sqlite"], best["elasticsearch"]
+    print("outcomes (each run): " + ", ".join(f"{k} {v}" for k, v in sorted(es.outcomes.items())))
+    _print_index(es)
+    wall = es.elapsed / sq.elapsed - 1
+    cpu = es.cpu / sq.cpu - 1
+    instant = (es.elapsed - (es.server_cpu or 0.0)) / sq.elapsed - 1
+    print("overhead of the elasticsearch backend (spool + bulk replay), per article:")
+    print(f"  wall clock:                         {wall:+.1%}")
+    print(f"  wall minus the stand-in's CPU time: {instant:+.1%}  (as if it answered instantly)")
+    print(f"  pipeline process CPU time:          {cpu:+.1%}")
+    store = {k: sum(v.timings["store"]) + sum(v.timings["sync"]) for k, v in best.items()}
+    print(
+        f"store stage + final sync: sqlite {store['sqlite'] * 1e3 / pages:.2f} ms/article, "
+        f"elasticsearch {store['elasticsearch'] * 1e3 / pages:.2f} ms/article"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=1000)
     parser.add_argument("--rules", type=int, default=200)
+    parser.add_argument("--backend", choices=["sqlite", "elasticsearch"], default="sqlite")
+    parser.add_argument(
+        "--target", default="standin", help="for elasticsearch: standin, osmem or a cluster URL"
+    )
+    parser.add_argument("--compare", action="store_true", help="both backends, same pages")
+    parser.add_argument("--rounds", type=int, default=3, help="--compare: runs per backend")
     args = parser.parse_args()
-    run(args.pages, args.rules)
+    if args.compare:
+        compare(args.pages, args.rules, args.rounds, args.target)
+    else:
+        run(args.pages, args.rules, args.backend, args.target)
 
 
 if __name__ == "__main__":

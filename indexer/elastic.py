@@ -39,7 +39,8 @@ from indexer.store import Filters, PutOutcome, Revision, SyncReport
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
-#: After the cluster fails, a crawl waits this long before trying again (the spool keeps all).
+#: After a failed full sync, wait this long before trying again (the spool keeps everything).
+#: A batch that fails in the middle of a crawl is not retried before the end-of-pass sync.
 RETRY_AFTER_DOWN = 30.0
 FLUSH_AFTER = 5.0
 
@@ -186,7 +187,10 @@ class ElasticStore:
 
     def sync(self, *, force: bool = False, refresh: bool = False) -> SyncReport | None:
         """Send queued articles: everything when ``force``, else one batch once enough have
-        waited. Never raises for an unreachable cluster: the report says, the spool keeps all."""
+        waited. Never raises for an unreachable cluster: the report says, the spool keeps all.
+
+        A batch sent mid-crawl gets one attempt (a cluster that does not answer must not stall
+        the crawl); a forced sync retries with backoff."""
         now = time.monotonic()
         if not force and (now < self._down_until or not self._due(now)):
             return None
@@ -197,7 +201,8 @@ class ElasticStore:
                 self.client.indices.refresh(index=self.alias)
         except StoreUnavailable as exc:
             report.error = str(exc)
-            self._down_until = time.monotonic() + RETRY_AFTER_DOWN
+            wait = RETRY_AFTER_DOWN if force else float("inf")
+            self._down_until = time.monotonic() + wait
             log.warning("index: %s; %d articles wait in the spool", exc, self.backlog().pending)
         self._last_flush = time.monotonic()
         self._unsent = 0
@@ -213,26 +218,33 @@ class ElasticStore:
         if not self._ready:
             self.ensure_index()
         after = 0
+        retries = self.retries if force else 0
         while batch := self.spool.pending(self.batch_size, after=after):
-            self.send(batch, report, index=self.alias)
+            self.send(batch, report, index=self.alias, retries=retries)
             after = batch[-1].queued_seq
             if not force:
                 return
 
-    def send(self, batch: list[Queued], report: SyncReport, *, index: str) -> None:
+    def send(
+        self, batch: list[Queued], report: SyncReport, *, index: str, retries: int | None = None
+    ) -> None:
         """Bulk-write ``batch`` through the alias and record each document's fate in the spool."""
-        result = self.write(batch, report, index=index)
+        result = self.write(batch, report, index=index, retries=retries)
         self.spool.mark_indexed(result.acknowledged)
         self.spool.mark_failed(result.rejected, permanent=True)
         self.spool.mark_failed(result.deferred, permanent=False)
 
-    def write(self, batch: list[Queued], report: SyncReport, *, index: str) -> BulkResult:
-        """Bulk-write the articles of ``batch`` into ``index``; sort each into the result."""
+    def write(
+        self, batch: list[Queued], report: SyncReport, *, index: str, retries: int | None = None
+    ) -> BulkResult:
+        """Bulk-write the articles of ``batch`` into ``index``; sort each into the result
+        (``retries`` after 429/5xx or a refused connection: the store's setting by default)."""
         articles = {q.article_id: self.local.get(q.article_id) for q in batch}
         by_id = {q.article_id: q for q in batch if articles[q.article_id] is not None}
         result = BulkResult()
         result.rejected = [(q, "no such article") for q in batch if q.article_id not in by_id]
-        for success, item in self._bulk(list(_actions(articles, index))):
+        actions = list(_actions(articles, index))
+        for success, item in self._bulk(actions, self.retries if retries is None else retries):
             info = item.get("index", {})
             entry = by_id[info["_id"]]
             status = info.get("status", 0)
@@ -250,14 +262,15 @@ class ElasticStore:
             log.error("index: document %s refused: %s", entry.article_id, reason)
         return result
 
-    def _bulk(self, actions: list[dict]) -> Iterator[tuple[bool, dict]]:
-        for attempt in range(self.retries + 1):
+    def _bulk(self, actions: list[dict], retries: int) -> Iterator[tuple[bool, dict]]:
+        once = self.client.options(max_retries=0)  # retried here, with backoff
+        for attempt in range(retries + 1):
             try:
                 yield from streaming_bulk(
-                    self.client,
+                    once,
                     actions,
                     chunk_size=self.batch_size,
-                    max_retries=self.retries,
+                    max_retries=retries,
                     initial_backoff=self.retry_backoff,
                     max_backoff=60,
                     retry_on_status=RETRY_STATUSES,
@@ -265,7 +278,7 @@ class ElasticStore:
                 )
                 return
             except TransportConnectionError as exc:
-                if attempt == self.retries:
+                if attempt == retries:
                     raise self._unavailable(exc) from exc
                 time.sleep(min(60.0, self.retry_backoff * 2**attempt))
             except (TransportError, ApiError) as exc:

@@ -72,10 +72,12 @@ def rebuild(store: ElasticStore, *, keep_old: bool = False, on_progress: Progres
     """Recreate the index from the stored articles under a new name, then switch the alias.
 
     Writes that arrive through the alias while the copy runs go to the old index; they are
-    queued again after the switch and sent to the new one.
+    queued again after the switch and sent to the new one, as are documents the new index
+    could not take for now.
     """
     report = SyncReport()
     acknowledged: list[tuple[Queued, int]] = []
+    deferred: list[tuple[Queued, str]] = []
     with _resumable():
         old = store.ensure_index()
         new = _next_index(store, old)
@@ -86,10 +88,12 @@ def rebuild(store: ElasticStore, *, keep_old: bool = False, on_progress: Progres
             batch = entries[start : start + store.batch_size]
             result = store.write(batch, report, index=new)
             acknowledged += result.acknowledged
+            deferred += result.deferred
             store.spool.mark_failed(result.rejected, permanent=True)
             on_progress(start + len(batch), len(entries))
         _switch(store, old, new, keep_old=keep_old)
     store.spool.mark_indexed(acknowledged)
+    store.spool.mark_failed(deferred, permanent=False)  # not in the new index: send again
     requeued = store.spool.requeue_since(mark)
     after = store.sync(force=True)
     return {

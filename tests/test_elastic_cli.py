@@ -154,3 +154,19 @@ def test_rebuild_copies_into_a_new_index_and_moves_the_alias(es_project, es_stan
     kept = es_project.cli("index", "rebuild", "--keep-old").stdout
     assert f"now on {ALIAS}-000003" in kept
     assert set(es_standin.indices) == {f"{ALIAS}-000002", f"{ALIAS}-000003"}
+
+
+def test_the_scheduler_replays_the_spool_every_minute(es_project, es_standin):
+    from crawler.config import load_config
+    from crawler.scheduler import Scheduler
+
+    es_standin.stop()
+    assert es_project.cli("crawl").code == 0
+    stored = _stored_ids(es_project)
+    sched = Scheduler(load_config(es_project.write()), config_path=es_project.config_path)
+    sched.add_jobs()
+    job = sched.scheduler.get_job("index-replay")
+    assert job is not None and job.trigger.interval.total_seconds() == 60
+    es_standin.restart()
+    job.func()
+    assert set(es_standin.docs(ALIAS)) == stored

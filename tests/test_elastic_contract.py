@@ -334,3 +334,18 @@ def test_status_reports_the_cluster_or_why_it_cannot_be_reached(es_standin):
     es_standin.stop()
     down = store.cluster_status()
     assert down["reachable"] is False and down["error"]
+
+
+def test_a_batch_failing_mid_crawl_waits_for_the_end_of_pass_sync(es_standin):
+    store = _store(es_standin, batch_size=2)
+    store.ensure_index()
+    es_standin.stop()
+    _put_all(store, ARTICLES[:2])
+    failed = store.sync()
+    assert failed is not None and failed.error
+    es_standin.restart()
+    _put_all(store, ARTICLES[2:4])
+    assert store.sync() is None  # the rest of the crawl does not wait on the cluster again
+    final = store.sync(force=True)
+    assert (final.indexed, final.error) == (4, None)
+    assert store.sent.indexed == 4 and store.sent.error is None

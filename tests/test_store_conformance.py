@@ -204,9 +204,7 @@ def test_filters_by_source_language_and_dates(store, documents):
     assert ids(languages=["KM"]) == {a.id for a in matched if a.language == "km"} != set()
     since, until = date(2026, 1, 5), date(2026, 1, 9)
     in_window = {
-        a.id
-        for a in matched
-        if a.published_at and since <= a.published_at.date() <= until
+        a.id for a in matched if a.published_at and since <= a.published_at.date() <= until
     }
     assert ids(since=since, until=until) == in_window != set()
     instant = datetime(2026, 1, 9, 8, tzinfo=UTC)
@@ -224,9 +222,7 @@ def test_facets_count_matching_articles_by_source_language_and_local_day(store, 
         sorted(Counter(a.language for a in matched if a.language).items())
     )
     local_days = Counter(
-        a.published_at.astimezone(_PHNOM_PENH).date().isoformat()
-        for a in matched
-        if a.published_at
+        a.published_at.astimezone(_PHNOM_PENH).date().isoformat() for a in matched if a.published_at
     )
     assert facets.days == dict(sorted(local_days.items()))
 
