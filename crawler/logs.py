@@ -18,6 +18,9 @@ QUIET_LOGGERS = (
     "filelock",
     "apscheduler",
 )
+#: Libraries whose warnings repeat what beatwatch reports itself (the Elasticsearch client logs
+#: every retry with a traceback; the store logs the outcome once): errors only, unless -v.
+RETRY_LOGGERS = ("elastic_transport", "elasticsearch")
 
 
 class JsonFormatter(logging.Formatter):
@@ -61,8 +64,14 @@ def setup_logging(verbose: int = 0, json_logs: bool | None = None) -> None:
 _library_level = logging.WARNING
 
 
+def _retry_level() -> int:
+    return logging.ERROR if _library_level == logging.WARNING else _library_level
+
+
 def _library_filter(record: logging.LogRecord) -> bool:
     """Drop libraries' records below their level, even after a library reset its loggers."""
+    if record.name.startswith(RETRY_LOGGERS):
+        return record.levelno >= _retry_level()
     if record.levelno >= _library_level:
         return True
     return not record.name.startswith(QUIET_LOGGERS)
@@ -72,3 +81,5 @@ def quiet_libraries() -> None:
     """Set the chatty libraries' log level again (Scrapy resets it when a crawl starts)."""
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(_library_level)
+    for name in RETRY_LOGGERS:
+        logging.getLogger(name).setLevel(_retry_level())

@@ -15,6 +15,7 @@ after ``beatwatch index rebuild``), created from the index template of ``indexer
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from datetime import date, datetime
 from typing import Any
 
 from elastic_transport import ConnectionError as TransportConnectionError
-from elastic_transport import TransportError
+from elastic_transport import ConnectionTimeout, TransportError
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
 from elasticsearch.helpers import streaming_bulk
 
@@ -384,6 +385,17 @@ def _reason(info: dict) -> str:
 
 
 def _short(exc: Exception) -> str:
+    """What went wrong, in a line: the socket error, the timeout, or the API error's reason."""
+    if isinstance(exc, ConnectionTimeout):
+        return "no answer in time (a timeout)"
+    if isinstance(exc, TransportConnectionError):
+        cause = re.search(r"\[Errno -?\d+\] ([^)\]]+)", str(exc))
+        return f"cannot connect ({cause.group(1) if cause else 'connection error'})"
+    if isinstance(exc, ApiError):
+        error = exc.info.get("error") if isinstance(exc.info, dict) else None
+        if isinstance(error, dict):
+            return f"{exc.status_code} {error.get('type')}: {error.get('reason')}"[:300]
+        return f"{exc.status_code} {exc.error}"
     text = str(exc)
     return text if len(text) < 300 else text[:297] + "..."
 
