@@ -304,6 +304,8 @@ class ElasticsearchSettings(_Model):
     batch_size: int = Field(500, ge=1, le=10_000)  # documents per bulk request (measured)
     retries: int = Field(3, ge=0)  # per bulk request, for 429/5xx and refused connections
     retry_backoff: float = Field(1.0, ge=0)  # seconds before the first retry, doubling after
+    shards: int = Field(1, ge=1)  # of a new index (a rebuild applies a change)
+    replicas: int = Field(0, ge=0)  # 0 suits one node; 1 or more on a cluster
 
 
 class StoreSettings(_Model):

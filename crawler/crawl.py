@@ -119,8 +119,8 @@ def run_pass(
     try:
         summaries = _crawl(runtime, sources, backfill)
         _defer_signals()
+        alerts = deliver_alerts(runtime)  # first: alerts never wait on the index
         index = sync_index(runtime)
-        alerts = deliver_alerts(runtime)
     finally:
         runtime.close()
     return CrawlReport(sources=summaries, alerts=alerts, index=index)
@@ -128,13 +128,14 @@ def run_pass(
 
 def sync_index(runtime: Runtime) -> dict[str, Any] | None:
     """Send what the spool still holds to a remote index; what this pass sent, or None."""
-    if runtime.store.sync(force=True) is None:
+    last = runtime.store.sync(force=True)
+    report = runtime.store.sent
+    if last is None or report is None:
         return None
-    report = runtime.store.sent  # type: ignore[attr-defined]
-    backlog = runtime.store.backlog().to_json()  # type: ignore[attr-defined]
-    if report.error:
+    backlog = runtime.store.index_status(cluster=False)["spool"]
+    if last.error:
         logger.warning("Index not reachable; %d articles wait in the spool", backlog["pending"])
-    return {**report.to_json(), "backlog": backlog}
+    return {**report.to_json(), "error": last.error, "backlog": backlog}
 
 
 def _defer_signals() -> None:

@@ -11,7 +11,7 @@ from crawler.runtime import Runtime, utcnow
 
 
 def format_crawl_report(report: CrawlReport) -> str:
-    """A table of the per-source counters, then the alert delivery line."""
+    """A table of the per-source counters, then the alert delivery line (and the index's)."""
     width = max([len(s.source) for s in report.sources] + [6])
     header = f"{'source':<{width}}  {'status':<11} " + " ".join(f"{k:>12}" for k in SUMMARY_KEYS)
     lines = [header]
@@ -23,7 +23,17 @@ def format_crawl_report(report: CrawlReport) -> str:
         f"alerts: {a['queued']} messages queued, {a['sent']} sent, "
         f"{a['retried']} waiting to retry, {a['parked']} refused"
     )
+    if report.index is not None:
+        lines.append(_format_index_sync(report.index))
     return "\n".join(lines)
+
+
+def _format_index_sync(index: dict) -> str:
+    line = (
+        f"index: {index['indexed']} sent to Elasticsearch, {index['rejected']} refused,"
+        f" {index['backlog']['pending']} waiting in the spool"
+    )
+    return line + (f" (cluster: {index['error']})" if index["error"] else "")
 
 
 def next_run(settings: Any, schedule: str, now: datetime) -> datetime | None:
@@ -66,11 +76,7 @@ def collect_status(settings: Any) -> dict:
 def _index_status(settings: Any, store: Any) -> dict:
     """The index: its backend and size; with Elasticsearch the spool backlog and the cluster."""
     data = {"backend": settings.store.backend, "articles": store.count()}
-    if settings.store.backend == "elasticsearch":
-        data["spool"] = store.backlog().to_json()
-        data["refused"] = [{"id": i, "reason": r} for i, r in store.spool.rejected(5)]
-        data["cluster"] = store.cluster_status()
-    return data
+    return {**data, **store.index_status()}
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -100,15 +106,21 @@ def format_status(data: dict) -> str:
 def _format_cluster(index: dict) -> str:
     spool, cluster = index["spool"], index["cluster"]
     where = f"{cluster['url']} alias {cluster['alias']}"
-    if cluster["reachable"]:
-        where += f" -> {cluster['index']}, {cluster['documents']} documents"
-    else:
+    if not cluster["reachable"]:
         where += f" UNREACHABLE ({cluster['error']})"
+    elif cluster["index"] is None:
+        where += " (no index yet: the first sync creates it)"
+    else:
+        where += f" -> {cluster['index']}, {cluster['documents']} documents"
+        if not cluster["mapping_current"]:
+            where += " (older mappings: run `beatwatch index rebuild`)"
     line = (
         f"  cluster {where}; spool {spool['pending']} pending"
         f" (oldest {spool['oldest_pending'] or '-'}), {spool['rejected']} refused"
     )
-    return "\n".join([line] + [f"  refused {r['id']}: {r['reason']}" for r in index["refused"]])
+    problems = [f"  refused {r['id']}: {r['reason']}" for r in index["refused"]]
+    problems += [f"  retrying {r['id']}: {r['reason']}" for r in index["failing"]]
+    return "\n".join([line, *problems])
 
 
 def backtest(settings: Any, rule: str, *, since: datetime | None, limit: int) -> dict:

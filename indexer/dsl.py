@@ -1,4 +1,5 @@
-"""The query language translated to the Elasticsearch Query DSL, from the parsed tree.
+"""The query language translated to the Elasticsearch Query DSL, from the parsed tree, and the
+cluster's answer read back into a SearchResult.
 
 Built from the same ``indexer.query`` AST and ``text_match`` analysis as the SQLite compiler and
 the in-process matcher, over the matching fields of ``indexer.mapping``, so a query means the
@@ -21,11 +22,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from crawler.models import Facets, SearchHit, SearchResult
 from crawler.text import fold
-from indexer.query import And, Node, Not, Or, Range, Term, TextMatch, text_match
+from indexer.highlight import passage
+from indexer.mapping import MAX_WORD
+from indexer.query import TITLE_WEIGHT, And, Node, Not, Or, Range, Term, TextMatch, text_match
 from indexer.store import Filters, filter_nodes
 
-TITLE_WEIGHT = 4.0
 MATCH_ALL: dict[str, Any] = {"match_all": {}}
 MATCH_NONE: dict[str, Any] = {"match_none": {}}
 SORT = [
@@ -103,18 +106,25 @@ def _field_clause(m: TextMatch, field: str) -> dict[str, Any]:
         value = "*" + _wildcard_escape(m.needle) + "*"
         return {"wildcard": {f"{field}_khmer": {"value": value, "boost": boost}}}
     name = f"{field}_words"
-    unique = list(dict.fromkeys(m.words))
-    if m.slop is not None and len(unique) > 1:
-        return _near(name, unique, m.slop, boost)
-    if m.slop is not None or (len(m.words) == 1 and not m.prefix):
-        return {"term": {name: {"value": unique[0], "boost": boost}}}
-    if len(m.words) == 1:
-        return {"prefix": {name: {"value": m.words[0], "boost": boost}}}
+    ws = [w[:MAX_WORD] for w in m.words]  # as indexed (indexer.mapping)
+    unique = list(dict.fromkeys(ws))
+    if m.slop is not None:  # NEAR; one distinct word is just that word
+        return _near(name, unique, m.slop, boost) if len(unique) > 1 else _term(name, ws[0], boost)
+    if len(ws) == 1:
+        return (
+            {"prefix": {name: {"value": ws[0], "boost": boost}}}
+            if m.prefix
+            else _term(name, ws[0], boost)
+        )
     if m.prefix:
-        spans = [{"span_term": {name: w}} for w in m.words[:-1]]
-        spans.append({"span_multi": {"match": {"prefix": {name: {"value": m.words[-1]}}}}})
+        spans: list[dict[str, Any]] = [{"span_term": {name: w}} for w in ws[:-1]]
+        spans.append({"span_multi": {"match": {"prefix": {name: {"value": ws[-1]}}}}})
         return {"span_near": {"clauses": spans, "slop": 0, "in_order": True, "boost": boost}}
-    return {"match_phrase": {name: {"query": " ".join(m.words), "boost": boost}}}
+    return {"match_phrase": {name: {"query": " ".join(ws), "boost": boost}}}
+
+
+def _term(name: str, word: str, boost: float) -> dict[str, Any]:
+    return {"term": {name: {"value": word, "boost": boost}}}
 
 
 def _near(name: str, unique: list[str], slop: int, boost: float) -> dict[str, Any]:
@@ -173,3 +183,42 @@ def facet_aggs(tz: str) -> dict[str, Any]:
             }
         },
     }
+
+
+def read_result(answer: dict, node: Node, *, all_copies: bool, facets: bool) -> SearchResult:
+    """The ``_search`` answer as a SearchResult; snippets are ours, from the hit's text."""
+    hits = [_hit(h, node) for h in answer["hits"]["hits"]]
+    aggs = answer.get("aggregations", {})
+    if all_copies or "stories" not in aggs:
+        total = answer["hits"]["total"]["value"]
+    else:
+        total = aggs["stories"]["value"]
+    result = SearchResult(total=total, hits=hits)
+    if facets:
+        result.facets = Facets(
+            sources=_buckets(aggs.get("source")),
+            languages=_buckets(aggs.get("language")),
+            days=_buckets(aggs.get("day"), key="key_as_string"),
+        )
+    return result
+
+
+def _buckets(agg: dict | None, key: str = "key") -> dict[str, int]:
+    buckets = (agg or {}).get("buckets", [])
+    return dict(sorted((str(b[key]), b["doc_count"]) for b in buckets if b["doc_count"]))
+
+
+def _hit(raw: dict, node: Node) -> SearchHit:
+    src = raw["_source"]
+    published = src.get("published_at")
+    return SearchHit(
+        id=src["id"],
+        url=src["url"],
+        title=src["title"],
+        source=src["source"],
+        published_at=datetime.fromisoformat(published) if published else None,
+        language=src.get("language"),
+        score=float(raw.get("_score") or 0.0),
+        snippet=passage(node, src["title"], src["text"]).html(),
+        story_id=src["story_id"],
+    )

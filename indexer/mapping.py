@@ -11,22 +11,24 @@ substring form in ``wildcard`` fields, ``source_key`` / ``language_key`` the fol
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from crawler.models import Article
 from crawler.text import fold, has_khmer, normalize, substring_form, words
 
-#: A word longer than ``MAX_WORD`` characters (which the tokenizer would split, or Lucene refuse
-#: past 32 KiB) stands in as this token, keeping its position; ``words()`` never yields "_".
-LONG_WORD = "_long"
-MAX_WORD = 1024
+#: Words are indexed (and looked up, indexer.dsl) cut to this many characters: Lucene refuses
+#: a term over 32,766 bytes, and a character takes at most 4.
+MAX_WORD = 8000
+#: Bumped whenever the mappings change; an index made with another version wants a rebuild.
+MAPPING_VERSION = 1
 HIDDEN = ["title_words", "text_words", "title_khmer", "text_khmer", "source_key", "language_key"]
 
 
 def template(alias: str, *, icu: bool, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
     """The body of ``PUT _index_template/<alias>`` for the concrete indices ``<alias>-*``."""
     return {
-        "index_patterns": [f"{alias}-*"],
+        "index_patterns": [f"{alias}-0*"],
         "priority": 200,
         "template": {"settings": settings(icu, shards, replicas), "mappings": mappings()},
         "_meta": {"managed_by": "beatwatch", "khmer_analyzer": "icu" if icu else "standard"},
@@ -44,7 +46,7 @@ def settings(icu: bool, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
         "number_of_shards": shards,
         "number_of_replicas": replicas,
         "analysis": {
-            "tokenizer": {"bw_space": {"type": "whitespace", "max_token_length": 4 * MAX_WORD}},
+            "tokenizer": {"bw_space": {"type": "whitespace", "max_token_length": MAX_WORD}},
             "analyzer": {
                 "bw_words": {"type": "custom", "tokenizer": "bw_space"},
                 "bw_khmer": khmer,
@@ -64,6 +66,7 @@ def mappings() -> dict[str, Any]:
     word_field = {"type": "text", "analyzer": "bw_words", "index_options": "positions"}
     return {
         "dynamic": "strict",
+        "_meta": {"beatwatch_mapping": MAPPING_VERSION},
         "_source": {"excludes": HIDDEN},
         "properties": {
             "id": keyword,
@@ -77,7 +80,7 @@ def mappings() -> dict[str, Any]:
             "authors": keyword,
             "title": readable,
             "text": readable,
-            "summary": {**readable},
+            "summary": readable,
             "published_at": {"type": "date"},
             "fetched_at": {"type": "date"},
             "revision": {"type": "integer"},
@@ -99,7 +102,7 @@ def document(article: Article) -> dict[str, Any]:
         "url": article.url,
         "fetch_url": article.fetch_url,
         "source": article.source,
-        "language": article.language,
+        "language": article.language or None,
         "story_id": article.story_id or article.id,
         "body_hash": article.body_hash,
         "matched_rules": sorted(article.matched_rules),
@@ -113,7 +116,7 @@ def document(article: Article) -> dict[str, Any]:
         "title_words": _word_field(title),
         "text_words": _word_field(text),
         "source_key": fold(article.source or ""),
-        "language_key": fold(article.language or ""),
+        "language_key": fold(article.language) if article.language else None,
     }
     if has_khmer(title) or has_khmer(text):
         doc["title_khmer"] = substring_form(title)
@@ -122,4 +125,27 @@ def document(article: Article) -> dict[str, Any]:
 
 
 def _word_field(text: str) -> str:
-    return " ".join(w if len(w) <= MAX_WORD else LONG_WORD for w in words(text))
+    return " ".join(w[:MAX_WORD] for w in words(text))
+
+
+def article_from_source(src: dict) -> Article:
+    """The Article a document's ``_source`` holds: the inverse of ``document`` (for moving
+    data back to SQLite)."""
+    published = src.get("published_at")
+    return Article(
+        id=src["id"],
+        url=src["url"],
+        source=src["source"],
+        title=src["title"],
+        text=src["text"],
+        published_at=datetime.fromisoformat(published) if published else None,
+        fetched_at=datetime.fromisoformat(src["fetched_at"]),
+        authors=list(src.get("authors") or []),
+        language=src.get("language"),
+        body_hash=src.get("body_hash", ""),
+        story_id=src.get("story_id", ""),
+        revision=int(src.get("revision", 1)),
+        fetch_url=src.get("fetch_url", ""),
+        summary=src.get("summary", ""),
+        matched_rules=list(src.get("matched_rules") or []),
+    )

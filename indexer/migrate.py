@@ -1,8 +1,8 @@
 """Moving the index: SQLite into Elasticsearch and back, and rebuilding the cluster's index.
 
 Every operation is resumable: run it again after an interruption and it carries on, because
-writes are idempotent (external versions in Elasticsearch; ``put`` in SQLite) and progress is
-recorded as it is acknowledged (the spool; the rebuild's new index already holding documents).
+writes are idempotent (external versions in Elasticsearch; revisions in SQLite) and progress is
+recorded as it is acknowledged (the spool; a rebuild's record of where it copies to).
 ``on_progress(done, total)`` is called after each batch so the caller can draw a bar.
 """
 
@@ -15,14 +15,15 @@ from contextlib import contextmanager
 from typing import Any
 
 from elastic_transport import TransportError
-from elasticsearch import ApiError
-from elasticsearch.helpers import scan
+from elasticsearch import ApiError, NotFoundError
+from elasticsearch.helpers import ScanError, scan
 
 from crawler.errors import BeatwatchError, StoreUnavailable
 from crawler.models import Article
-from indexer import mapping
-from indexer.elastic import ElasticStore, article_from_source
-from indexer.spool import Queued
+from indexer import esclient
+from indexer.elastic import ElasticStore
+from indexer.mapping import article_from_source
+from indexer.spool import Queued, RebuildRecord
 from indexer.store import SyncReport
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,6 @@ def to_elasticsearch(store: ElasticStore, on_progress: Progress = _quiet) -> dic
     report = SyncReport()
     with _resumable():
         store.ensure_index()
-        store.spool.queue_unspooled()
         total, done, after = store.backlog().pending, 0, 0
         while batch := store.spool.pending(store.batch_size, after=after):
             store.send(batch, report, index=store.alias)
@@ -52,7 +52,10 @@ def to_sqlite(store: ElasticStore, on_progress: Progress = _quiet) -> dict[str, 
     """Copy every document of the cluster into the local store; newer local revisions win."""
     counts = {"new": 0, "updated": 0, "unchanged": 0, "kept_local": 0}
     with _resumable():
-        total = store.client.count(index=store.alias).body["count"]
+        try:
+            total = store.client.count(index=store.alias).body["count"]
+        except NotFoundError:
+            raise BeatwatchError(f"{store.url} holds no index {store.alias!r}") from None
         hits = scan(store.client, index=store.alias, query={"query": {"match_all": {}}}, size=500)
         for done, hit in enumerate(hits, start=1):
             counts[_copy_back(store, article_from_source(hit["_source"]))] += 1
@@ -63,86 +66,122 @@ def to_sqlite(store: ElasticStore, on_progress: Progress = _quiet) -> dict[str, 
 
 def _copy_back(store: ElasticStore, article: Article) -> str:
     local = store.local.get(article.id)
-    if local is None or local.revision < article.revision:
+    if local is None:
         return store.local.put(article)
-    return "kept_local" if local.revision > article.revision else "unchanged"
+    if local.revision >= article.revision:
+        return "kept_local" if local.revision > article.revision else "unchanged"
+    store.local.put(article, revision=article.revision)
+    return "updated"
 
 
 def rebuild(store: ElasticStore, *, keep_old: bool = False, on_progress: Progress = _quiet) -> dict:
     """Recreate the index from the stored articles under a new name, then switch the alias.
 
-    Writes that arrive through the alias while the copy runs go to the old index; they are
-    queued again after the switch and sent to the new one, as are documents the new index
-    could not take for now.
+    The alias moves only once every article is in the new index (or refused for good by it).
+    Writes that reach the old index through the alias while the copy runs are queued again
+    after the switch and sent to the new one. The old index is deleted unless ``keep_old``, or
+    unless the new one refused documents (then it is kept for comparison).
     """
-    report = SyncReport()
-    acknowledged: list[tuple[Queued, int]] = []
-    deferred: list[tuple[Queued, str]] = []
     with _resumable():
-        old = store.ensure_index()
-        new = _next_index(store, old)
-        store.spool.queue_unspooled()
-        mark = store.spool.last_seq()
-        entries = _all_entries(store, mark)
-        for start in range(0, len(entries), store.batch_size):
-            batch = entries[start : start + store.batch_size]
-            result = store.write(batch, report, index=new)
-            acknowledged += result.acknowledged
-            deferred += result.deferred
-            store.spool.mark_failed(result.rejected, permanent=True)
-            on_progress(start + len(batch), len(entries))
-        _switch(store, old, new, keep_old=keep_old)
-    store.spool.mark_indexed(acknowledged)
-    store.spool.mark_failed(deferred, permanent=False)  # not in the new index: send again
-    requeued = store.spool.requeue_since(mark)
+        record = _start(store)
+        copied = _copy(store, record, on_progress)
+        _switch(store, record)
+        store.spool.mark_indexed(copied.acknowledged)
+        requeued = store.spool.requeue_since(record.mark)
+        deleted = _drop_old(store, record, keep=keep_old or bool(copied.rejected))
+        store.spool.end_rebuild(store.alias)
     after = store.sync(force=True)
     return {
-        "old_index": old,
-        "new_index": new,
-        "copied": report.indexed + report.already,
-        "rejected": report.rejected,
-        "deferred": report.deferred,
+        "old_index": record.old_index,
+        "new_index": record.new_index,
+        "copied": len(copied.acknowledged),
+        "rejected": len(copied.rejected),
         "requeued": requeued,
-        "old_deleted": not keep_old,
+        "old_deleted": deleted,
         "sync": after.to_json() if after else None,
     }
 
 
-def _all_entries(store: ElasticStore, mark: int) -> list[Queued]:
-    rows = store.spool.conn.execute(
-        "SELECT article_id, queued_seq FROM es_spool WHERE queued_seq <= ? ORDER BY queued_seq",
-        (mark,),
-    )
-    return [Queued(r[0], r[1]) for r in rows]
+def _start(store: ElasticStore) -> RebuildRecord:
+    """The rebuild to run: the recorded one when it can resume, else a new one."""
+    old = store.ensure_index()  # also finishes a rebuild that died after its switch
+    record = store.spool.rebuild_record(store.alias)
+    if record is not None and record.old_index == old and not record.switched:
+        log.info("resuming the rebuild into %s", record.new_index)
+        return record
+    new = _create_next(store)
+    mark = store.spool.last_seq()
+    store.spool.start_rebuild(store.alias, old, new, mark)
+    return RebuildRecord(old, new, mark, False)
 
 
-def _next_index(store: ElasticStore, old: str) -> str:
-    """A new concrete index one number past the highest; an unfinished one is reused."""
+def _create_next(store: ElasticStore) -> str:
     pattern = re.compile(re.escape(store.alias) + r"-(\d{6})$")
-    names = store.client.indices.get(index=f"{store.alias}-*").body
-    numbers = sorted(int(m.group(1)) for n in names if (m := pattern.match(n)))
-    if numbers and f"{store.alias}-{numbers[-1]:06d}" != old:
-        unfinished = f"{store.alias}-{numbers[-1]:06d}"
-        log.info("resuming the rebuild into %s", unfinished)
-        return unfinished
-    new = f"{store.alias}-{(numbers[-1] if numbers else 0) + 1:06d}"
-    body = mapping.template(store.alias, icu=store.has_icu())
-    store.client.indices.put_index_template(name=store.alias, **body)
+    names = store.client.indices.get(index=f"{store.alias}-0*").body
+    numbers = [int(m.group(1)) for n in names if (m := pattern.match(n))]
+    new = f"{store.alias}-{max(numbers, default=0) + 1:06d}"
+    esclient.put_template(store.client, store.alias, shards=store.shards, replicas=store.replicas)
     store.client.indices.create(index=new)
     return new
 
 
-def _switch(store: ElasticStore, old: str, new: str, *, keep_old: bool) -> None:
-    store.client.indices.refresh(index=new)
+def _copy(store: ElasticStore, record: RebuildRecord, on_progress: Progress) -> Any:
+    """Write every entry up to the mark into the new index; retry what it deferred once."""
+    entries = store.spool.entries(upto=record.mark)
+    done = _CopyResult()
+    report = SyncReport()
+    for start in range(0, len(entries), store.batch_size):
+        batch = entries[start : start + store.batch_size]
+        done.take(store.write(batch, report, index=record.new_index))
+        on_progress(start + len(batch), len(entries))
+    if done.deferred:
+        retry = [entry for entry, _ in done.deferred]
+        done.deferred = []
+        done.take(store.write(retry, report, index=record.new_index))
+    store.spool.mark_failed(done.rejected, permanent=True)
+    if done.deferred:
+        raise BeatwatchError(
+            f"{len(done.deferred)} articles could not be written to {record.new_index} now"
+            f" (e.g. {done.deferred[0][1]}); the alias still points at {record.old_index}"
+        )
+    return done
+
+
+class _CopyResult:
+    """What a rebuild's copy got back, batch after batch."""
+
+    def __init__(self) -> None:
+        self.acknowledged: list[tuple[Queued, int]] = []
+        self.rejected: list[tuple[Queued, str]] = []
+        self.deferred: list[tuple[Queued, str]] = []
+
+    def take(self, result: Any) -> None:
+        self.acknowledged += result.acknowledged
+        self.rejected += result.rejected
+        self.deferred += result.deferred
+
+
+def _switch(store: ElasticStore, record: RebuildRecord) -> None:
+    store.client.indices.refresh(index=record.new_index)
     store.client.indices.update_aliases(
         actions=[
-            {"remove": {"index": old, "alias": store.alias}},
-            {"add": {"index": new, "alias": store.alias, "is_write_index": True}},
+            {"remove": {"index": record.old_index, "alias": store.alias}},
+            {"add": {"index": record.new_index, "alias": store.alias, "is_write_index": True}},
         ]
     )
-    log.info("alias %s now points at %s (was %s)", store.alias, new, old)
-    if not keep_old:
-        store.client.indices.delete(index=old)
+    store.spool.rebuild_switched(store.alias)
+    log.info("alias %s now points at %s (was %s)", store.alias, record.new_index, record.old_index)
+
+
+def _drop_old(store: ElasticStore, record: RebuildRecord, *, keep: bool) -> bool:
+    if keep:
+        return False
+    try:
+        store.client.indices.delete(index=record.old_index)
+    except (TransportError, ApiError) as exc:
+        log.warning("could not delete %s (%s); delete it by hand", record.old_index, exc)
+        return False
+    return True
 
 
 @contextmanager
@@ -150,5 +189,11 @@ def _resumable() -> Iterator[None]:
     """Cluster errors as one clear BeatwatchError that says the command can be resumed."""
     try:
         yield
-    except (TransportError, ApiError, StoreUnavailable) as exc:
+    except (TransportError, ApiError) as exc:
+        raise BeatwatchError(
+            f"Elasticsearch failed: {esclient.describe(exc)}; run the command again to resume"
+        ) from exc
+    except (StoreUnavailable, ScanError) as exc:
+        raise BeatwatchError(f"{exc}; run the command again to resume") from exc
+    except BeatwatchError as exc:
         raise BeatwatchError(f"{exc}; run the command again to resume") from exc

@@ -59,6 +59,9 @@ from crawler.errors import QuerySyntaxError
 from crawler.text import has_khmer, substring_form, words
 
 TEXT_FIELDS = ("title", "text")
+#: How much more a match in the title counts than one in the text, on every store.
+TITLE_WEIGHT = 4.0
+TEXT_WEIGHT = 1.0
 FIELDS = ("title", "text", "source", "language", "url", "published_at")
 
 

@@ -32,6 +32,16 @@ _SCHEMA = (
     )
     """,
     "CREATE INDEX IF NOT EXISTS es_spool_state ON es_spool (state, queued_seq)",
+    # A rebuild under way: where it copies to, and the spool position it copies up to.
+    """
+    CREATE TABLE IF NOT EXISTS es_rebuild (
+        alias TEXT PRIMARY KEY,
+        old_index TEXT NOT NULL,
+        new_index TEXT NOT NULL,
+        mark INTEGER NOT NULL,
+        switched INTEGER NOT NULL DEFAULT 0
+    )
+    """,
 )
 
 
@@ -41,6 +51,16 @@ class Queued:
 
     article_id: str
     queued_seq: int
+
+
+@dataclass(frozen=True)
+class RebuildRecord:
+    """A rebuild that has not finished: resumed, or completed after its alias switch."""
+
+    old_index: str
+    new_index: str
+    mark: int
+    switched: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,6 +104,18 @@ class Spool:
                 (article_id, seq, at),
             )
 
+    def reconcile(self) -> int:
+        """Queue what the cluster may lack: stored articles the spool has never seen, and those
+        edited since they were indexed (both happen while ``store.backend`` is sqlite)."""
+        with transaction(self.conn):
+            newer = self.conn.execute(
+                "UPDATE es_spool SET state = 'pending', attempts = 0, queued_seq = queued_seq + ? "
+                "WHERE state = 'indexed' AND indexed_revision < "
+                "(SELECT a.revision FROM articles a WHERE a.id = es_spool.article_id)",
+                (self.last_seq(),),
+            ).rowcount
+            return newer + self.queue_unspooled()
+
     def queue_unspooled(self) -> int:
         """Queue every stored article the spool has never seen (a first migration); the count."""
         with transaction(self.conn):
@@ -98,12 +130,23 @@ class Spool:
             return cur.rowcount
 
     def requeue_since(self, seq: int) -> int:
-        """Queue again everything queued after ``seq`` (writes that raced a rebuild)."""
+        """Queue again everything queued after ``seq`` (writes that raced a rebuild), under new
+        numbers, so an acknowledgement still in flight for the old queueing marks nothing."""
         with transaction(self.conn):
             cur = self.conn.execute(
-                "UPDATE es_spool SET state = 'pending', attempts = 0 WHERE queued_seq > ?", (seq,)
+                "UPDATE es_spool SET state = 'pending', attempts = 0, queued_seq = queued_seq + ? "
+                "WHERE queued_seq > ?",
+                (self.last_seq(), seq),
             )
             return cur.rowcount
+
+    def entries(self, upto: int) -> list[Queued]:
+        """Every entry queued up to ``upto``, whatever its state (what a rebuild copies)."""
+        rows = self.conn.execute(
+            "SELECT article_id, queued_seq FROM es_spool WHERE queued_seq <= ? ORDER BY queued_seq",
+            (upto,),
+        )
+        return [Queued(r[0], r[1]) for r in rows]
 
     def pending(self, limit: int, *, after: int = 0) -> list[Queued]:
         """The oldest ``limit`` pending entries queued after ``after``."""
@@ -147,6 +190,15 @@ class Spool:
         )
         return [(r[0], r[1] or "") for r in rows]
 
+    def failing(self, limit: int = 20) -> list[tuple[str, str]]:
+        """(article id, last error) of pending entries that failed before, most tries first."""
+        rows = self.conn.execute(
+            "SELECT article_id, last_error FROM es_spool WHERE state = 'pending' AND attempts > 0 "
+            "ORDER BY attempts DESC, queued_seq LIMIT ?",
+            (limit,),
+        )
+        return [(r[0], r[1] or "") for r in rows]
+
     def backlog(self) -> Backlog:
         """Counts by state and the age of the oldest pending entry."""
         counts = dict(
@@ -161,6 +213,30 @@ class Spool:
             indexed=counts.get(INDEXED, 0),
             oldest_pending=datetime.fromisoformat(oldest) if oldest else None,
         )
+
+    def start_rebuild(self, alias: str, old: str, new: str, mark: int) -> None:
+        """Record that a rebuild copies entries up to ``mark`` from ``old`` into ``new``."""
+        with transaction(self.conn):
+            self.conn.execute(
+                "INSERT OR REPLACE INTO es_rebuild VALUES (?, ?, ?, ?, 0)", (alias, old, new, mark)
+            )
+
+    def rebuild_switched(self, alias: str) -> None:
+        """Record that the alias now points at the rebuild's new index."""
+        with transaction(self.conn):
+            self.conn.execute("UPDATE es_rebuild SET switched = 1 WHERE alias = ?", (alias,))
+
+    def rebuild_record(self, alias: str) -> RebuildRecord | None:
+        """The unfinished rebuild of ``alias``, if any."""
+        row = self.conn.execute(
+            "SELECT old_index, new_index, mark, switched FROM es_rebuild WHERE alias = ?", (alias,)
+        ).fetchone()
+        return RebuildRecord(row[0], row[1], row[2], bool(row[3])) if row else None
+
+    def end_rebuild(self, alias: str) -> None:
+        """Forget the rebuild of ``alias``: it finished (or was abandoned)."""
+        with transaction(self.conn):
+            self.conn.execute("DELETE FROM es_rebuild WHERE alias = ?", (alias,))
 
     def _next_seq(self) -> int:
         return self.last_seq() + 1

@@ -29,11 +29,22 @@ from crawler.db import transaction
 from crawler.models import Article, Facets, SearchHit, SearchResult
 from crawler.text import fold, has_khmer, normalize, substring_form, words
 from indexer.highlight import passage
-from indexer.query import And, Node, Not, Or, Phrase, Range, Term, TextMatch, parse, text_match
+from indexer.query import (
+    TEXT_WEIGHT,
+    TITLE_WEIGHT,
+    And,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Range,
+    Term,
+    TextMatch,
+    parse,
+    text_match,
+)
 from indexer.store import Filters, PutOutcome, Revision, SyncReport, filter_nodes
 
-TITLE_WEIGHT = 4.0
-TEXT_WEIGHT = 1.0
 _TRIGRAM_MIN = 3
 
 SCHEMA = """
@@ -97,8 +108,9 @@ class SQLiteStore:
         self.conn = conn
         _create(conn)
 
-    def put(self, article: Article) -> PutOutcome:
-        """Insert, update (an edit) or leave alone; see ``Store.put``."""
+    def put(self, article: Article, *, revision: int | None = None) -> PutOutcome:
+        """Insert, update (an edit) or leave alone; see ``Store.put``. ``revision`` numbers an
+        update as given instead of the next one (copying a newer revision from elsewhere)."""
         old = self.conn.execute("SELECT * FROM articles WHERE id = ?", (article.id,)).fetchone()
         if old is None:
             with transaction(self.conn):
@@ -122,7 +134,7 @@ class SQLiteStore:
             self._unindex(old["seq"], old["title"], old["text"])
             values = _row(article)
             values[_COLUMNS.index("story_id")] = old["story_id"]
-            values[_COLUMNS.index("revision")] = old["revision"] + 1
+            values[_COLUMNS.index("revision")] = revision or old["revision"] + 1
             sets = ", ".join(f"{c} = ?" for c in _COLUMNS)
             self.conn.execute(f"UPDATE articles SET {sets} WHERE seq = ?", (*values, old["seq"]))
             self._index(old["seq"], article.title, article.text)
@@ -263,9 +275,15 @@ class SQLiteStore:
             days=dict(sorted(days.items())),
         )
 
+    sent = None  # nothing is sent anywhere: this store is the index
+
     def sync(self, *, force: bool = False, refresh: bool = False) -> SyncReport | None:
         """Nothing to send: this store is the index."""
         return None
+
+    def index_status(self, *, cluster: bool = True) -> dict:
+        """Nothing beyond the article count: there is no remote index."""
+        return {}
 
     def close(self) -> None:
         """Nothing to release: the connection belongs to the caller."""

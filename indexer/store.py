@@ -129,9 +129,17 @@ class Store(Protocol):
         """How many articles are stored."""
         ...
 
+    #: Everything ``sync`` sent in this process, added up (None without a remote index).
+    sent: SyncReport | None
+
     def sync(self, *, force: bool = False, refresh: bool = False) -> SyncReport | None:
         """Send stored articles on to a remote index (a batch when due, all when ``force``);
-        None when there was nothing to do. Never raises for an unreachable remote."""
+        None when there is no remote index. Never raises for an unreachable remote."""
+        ...
+
+    def index_status(self, *, cluster: bool = True) -> dict:
+        """What ``status`` shows of a remote index (its spool; its cluster unless not
+        ``cluster``); {} when there is none."""
         ...
 
     def revisions(self, id: str) -> list[Revision]:

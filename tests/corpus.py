@@ -53,6 +53,7 @@ WIRE_BODY = (
     "future of the Angkor Sentinel exercise."
 )
 WIRE_HASH = _sha(WIRE_BODY)
+LONG_TOKEN = "ab" * 750  # one 1,500-character word (OCR debris), with no language given
 
 ARTICLES: list[Article] = [
     _article("ream-pier", "khmer-times", "Ream Naval Base unveils new pier",
@@ -129,6 +130,8 @@ ARTICLES: list[Article] = [
     _article("late-evening", "cambodianess", "Curfew lifted near the naval base",
              "Local authorities lifted an evening curfew around the Ream area on Saturday.",
              day=17, hour=20),
+    _article("long-token", "cambodianess", "Scanned annex",
+             f"The scanned appendix {LONG_TOKEN} ends the filing.", day=18, language=""),
     # Khmer-script articles.
     _article("km-coop", "voa-khmer", "កម្ពុជា និង សហរដ្ឋអាមេរិក",
              "ក្រសួងការពារជាតិ បាននិយាយថា កិច្ចសហប្រតិបត្តិការយោធា ជាមួយ សហរដ្ឋអាមេរិក "

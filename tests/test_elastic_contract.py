@@ -53,7 +53,7 @@ def test_the_first_sync_creates_a_strict_template_and_an_index_behind_the_alias(
     _put_all(store)
     store.sync(force=True)
     template = es_standin.templates[ALIAS]
-    assert template["index_patterns"] == [f"{ALIAS}-*"]
+    assert template["index_patterns"] == [f"{ALIAS}-0*"]
     mappings = template["template"]["mappings"]
     assert mappings["dynamic"] == "strict"
     assert mappings["_source"]["excludes"] == HIDDEN
@@ -67,7 +67,7 @@ def test_the_first_sync_creates_a_strict_template_and_an_index_behind_the_alias(
     assert set(es_standin.docs(ALIAS)) == {a.id for a in ARTICLES[:6]}
 
 
-def test_khmer_sub_fields_use_icu_only_when_every_node_has_the_plugin(es_standin):
+def test_khmer_sub_fields_use_the_standard_analyzer_without_the_plugin(es_standin):
     store = _store(es_standin)
     store.sync(force=True)
     analysis = es_standin.templates[ALIAS]["template"]["settings"]["analysis"]
@@ -212,7 +212,8 @@ def test_a_refused_connection_spools_and_the_next_sync_replays_once(es_standin):
     assert {d.version for d in docs.values()} == {1}
 
 
-def test_a_sync_before_the_batch_is_full_waits(es_standin):
+def test_a_sync_before_the_batch_is_full_waits(es_standin, monkeypatch):
+    monkeypatch.setattr("indexer.elastic.FLUSH_AFTER", 3600.0)
     store = _store(es_standin, batch_size=4)
     _put_all(store, ARTICLES[:3])
     assert store.sync() is None
@@ -223,7 +224,7 @@ def test_a_sync_before_the_batch_is_full_waits(es_standin):
 def test_credentials_go_in_the_authorization_header(es_standin):
     from types import SimpleNamespace
 
-    from indexer.elastic import client_from_settings
+    from indexer.esclient import client_from_settings
 
     base = dict(url=es_standin.url, timeout=5, retries=0, verify_certs=True, ca_certs=None)
     for creds, expected in [

@@ -18,7 +18,7 @@ import pytest
 
 from alerts.matcher import Document, Matcher
 from crawler.text import words
-from tests.corpus import ARTICLES, BY_SLUG, WIRE_HASH, slugs
+from tests.corpus import ARTICLES, BY_SLUG, LONG_TOKEN, WIRE_HASH, slugs
 from tests.stores import STORE_KINDS, open_store
 
 _PHNOM_PENH = ZoneInfo("Asia/Phnom_Penh")
@@ -40,6 +40,9 @@ RULES = [
     ('"lifted curfew Ream"~4', set()),
     ('"Ream curfew"~1', set()),
     ('"Ream curfew"~2', {"late-evening"}),
+    (LONG_TOKEN, {"long-token"}),
+    (LONG_TOKEN[:1001] + "*", {"long-token"}),
+    (f'"appendix {LONG_TOKEN} ends"', {"long-token"}),
     ("sanction*", {"sanctions-officials", "sanctions-arms"}),
     ("sanction", {"sanctions-arms"}),
     ("title:sanction*", None),
@@ -107,7 +110,7 @@ def _store_ids(query, store):
     return {h.id for h in store.search(query, all_copies=True, limit=10_000).hits}
 
 
-@pytest.mark.parametrize(("query", "expected"), RULES, ids=[q for q, _ in RULES])
+@pytest.mark.parametrize(("query", "expected"), RULES, ids=[q[:60] for q, _ in RULES])
 def test_matcher_accepts_exactly_what_the_store_returns(query, expected, store, documents):
     in_process = _matcher_ids(query, documents)
     searched = _store_ids(query, store)
@@ -116,7 +119,7 @@ def test_matcher_accepts_exactly_what_the_store_returns(query, expected, store, 
         assert slugs(in_process) == expected
 
 
-def test_the_corpus_exercises_empty_full_and_near_full_results(store, documents):
+def test_the_corpus_exercises_empty_full_and_near_full_results(documents):
     sizes = [len(_matcher_ids(q, documents)) for q, _ in RULES]
     assert 0 in sizes
     assert len(ARTICLES) - 1 in sizes  # NOT sailors: everything but one
@@ -254,3 +257,8 @@ def test_titles_outrank_bodies(store):
     hits = store.search("sanctions", all_copies=True, limit=10).hits
     in_title = [h.id for h in hits if "sanction" in h.title.lower()]
     assert in_title and hits[0].id in in_title
+
+
+def test_an_article_without_a_language_is_left_out_of_the_language_facet(store):
+    facets = store.search(LONG_TOKEN, facets=True).facets
+    assert (facets.sources, facets.languages) == ({"cambodianess": 1}, {})
