@@ -683,6 +683,8 @@ class EsStandIn:
                 raise _Refusal("no_newline")
             ops.append((op, meta, source))
             n += 1 if op == "delete" else 2
+        if rec.params.get("require_alias") == "true":  # the request's default for every action
+            ops = [(op, {"require_alias": True, **meta}, source) for op, meta, source in ops]
         items = [{op: self._bulk_item(op, meta, source, index)} for op, meta, source in ops]
         errors = any("error" in item for entry in items for item in entry.values())
         return 200, {"took": 1, "errors": errors, "items": items}

@@ -13,9 +13,11 @@ from datetime import UTC, datetime
 
 import pytest
 from elasticsearch import Elasticsearch
+from elasticsearch.helpers import bulk
 
 from crawler.db import connect
 from crawler.errors import BeatwatchError, StoreUnavailable
+from indexer import mapping
 from indexer.elastic import ElasticStore
 from indexer.mapping import HIDDEN
 from tests.corpus import ARTICLES, BY_SLUG
@@ -350,3 +352,218 @@ def test_a_batch_failing_mid_crawl_waits_for_the_end_of_pass_sync(es_standin):
     final = store.sync(force=True)
     assert (final.indexed, final.error) == (4, None)
     assert store.sent.indexed == 4 and store.sent.error is None
+
+
+class HungServer:
+    """A loopback socket that accepts connections and never answers: a hung cluster."""
+
+    def __init__(self):
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.accepted = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted.append(conn)
+
+    def close(self):
+        self.sock.close()
+        for conn in self.accepted:
+            conn.close()
+
+
+def _settings(url, **extra):
+    from types import SimpleNamespace
+
+    values = dict(
+        url=url, index=ALIAS, api_key=None, username=None, password=None, verify_certs=True,
+        ca_certs=None, timeout=0.5, batch_size=2, retries=3, retry_backoff=0.01, shards=1,
+        replicas=0,
+    )  # fmt: skip
+    return SimpleNamespace(**{**values, **extra})
+
+
+def test_a_hung_cluster_costs_a_crawl_one_short_attempt(tmp_path):
+    hung = HungServer()
+    try:
+        store = ElasticStore.from_settings(_settings(hung.url), connect(tmp_path / "bw.db"))
+        _put_all(store, ARTICLES[:2])
+        failed = store.sync()
+        assert failed.error and "timeout" in failed.error
+        assert len(hung.accepted) == 1  # no transport retries mid-crawl
+        _put_all(store, ARTICLES[2:4])
+        assert store.sync() is None and len(hung.accepted) == 1
+        assert store.backlog().pending == 4
+    finally:
+        hung.close()
+
+
+def test_an_index_named_like_the_alias_is_reported_by_sync_not_raised(es_standin):
+    Elasticsearch(es_standin.url).indices.create(index=ALIAS)
+    store = _store(es_standin)
+    _put_all(store)
+    report = store.sync(force=True)
+    assert "is an index, not an alias" in report.error
+    assert store.backlog().pending == 6
+
+
+def test_a_deleted_index_is_recreated_from_the_template_not_auto_created(es_standin):
+    conn = connect(":memory:")
+    store = _store(es_standin, conn)
+    _put_all(store, ARTICLES[:2])
+    store.sync(force=True)
+    Elasticsearch(es_standin.url).indices.delete(index=f"{ALIAS}-000001")
+    _put_all(store, ARTICLES[2:4])
+    lost = store.sync(force=True)
+    assert lost.error and ALIAS not in es_standin.indices  # no index named like the alias
+    assert all(r.params.get("require_alias") == "true" for r in _bulks(es_standin))
+    again = store.sync(force=True)
+    assert again.error is None
+    assert set(es_standin.docs(ALIAS)) == {a.id for a in ARTICLES[2:4]}
+    assert es_standin.indices[f"{ALIAS}-000001"].template == ALIAS
+
+
+def test_an_edit_stored_while_the_backend_was_sqlite_reaches_the_cluster(es_standin):
+    from indexer.sqlite import SQLiteStore
+
+    conn = connect(":memory:")
+    store = _store(es_standin, conn)
+    article = BY_SLUG["ream-pier"]
+    store.put(article)
+    store.sync(force=True)
+    SQLiteStore(conn).put(dataclasses.replace(article, text="Edited offline.", body_hash="e2"))
+    SQLiteStore(conn).put(BY_SLUG["coop-fr"])
+    report = _store(es_standin, conn).sync(force=True)
+    assert report.indexed == 2
+    assert es_standin.docs(ALIAS)[article.id].version == 2
+    assert BY_SLUG["coop-fr"].id in es_standin.docs(ALIAS)
+
+
+def test_a_409_for_another_revision_is_refused_not_taken_as_indexed(es_standin):
+    conn = connect(":memory:")
+    store = _store(es_standin, conn)
+    article = BY_SLUG["ream-pier"]
+    store.put(article)
+    store.sync(force=True)
+    newer = dataclasses.replace(article, text="A newer text elsewhere.", revision=3)
+    action = {"_index": ALIAS, "_id": article.id, "version": 3, "version_type": "external"}
+    bulk(Elasticsearch(es_standin.url), [{**action, "_source": mapping.document(newer)}])
+    conn.execute("UPDATE es_spool SET state = 'pending'")
+    report = _store(es_standin, conn).sync(force=True)
+    assert report.rejected == 1 and "holds revision 3" in report.reasons[0]
+
+
+def test_a_cluster_demanding_credentials_says_so(tmp_path):
+    from tests.es_standin import EsStandIn
+
+    with EsStandIn(auth="ApiKey c2VjcmV0") as standin:
+        store = ElasticStore.from_settings(_settings(standin.url), connect(tmp_path / "bw.db"))
+        _put_all(store, ARTICLES[:1])
+        report = store.sync(force=True)
+        assert "401" in report.error and "api_key" in report.error
+        assert "401" in store.cluster_status()["error"]
+        good = ElasticStore.from_settings(
+            _settings(standin.url, api_key="c2VjcmV0"), connect(tmp_path / "bw.db")
+        )
+        assert good.sync(force=True).indexed == 1
+
+
+def _two_processes(es_standin, tmp_path):
+    """Two stores on one database file, as a crawl and a rebuild in two processes."""
+    path = tmp_path / "bw.db"
+    return _store(es_standin, connect(path)), _store(es_standin, connect(path))
+
+
+def test_a_rebuild_sends_writes_that_raced_its_copy_to_the_new_index(es_standin, tmp_path):
+    from indexer import migrate
+
+    rebuilder, crawler = _two_processes(es_standin, tmp_path)
+    _put_all(crawler, ARTICLES[:6])
+    crawler.sync(force=True)
+    late = ARTICLES[6]
+
+    def crawl_meanwhile(done, total):
+        if done == crawler.batch_size:  # after the first batch of the copy
+            crawler.put(late)
+            crawler.sync(force=True)  # through the alias: into the old index
+
+    result = migrate.rebuild(rebuilder, on_progress=crawl_meanwhile)
+    assert result["requeued"] == 1 and result["old_deleted"]
+    assert set(es_standin.indices) == {f"{ALIAS}-000002"}
+    assert set(es_standin.docs(ALIAS)) == {a.id for a in ARTICLES[:7]}
+
+
+def test_a_rebuild_killed_after_the_switch_is_finished_by_the_next_sync(
+    es_standin, tmp_path, monkeypatch
+):
+    from indexer import migrate
+
+    rebuilder, crawler = _two_processes(es_standin, tmp_path)
+    _put_all(crawler, ARTICLES[:4])
+    crawler.sync(force=True)
+    real_switch = migrate._switch
+
+    def switch_then_die(store, record):
+        crawler.put(ARTICLES[4])
+        crawler.sync(force=True)  # raced the copy: lands in the old index
+        real_switch(store, record)
+        raise KeyboardInterrupt  # killed before the raced write was queued again
+
+    monkeypatch.setattr(migrate, "_switch", switch_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        migrate.rebuild(rebuilder)
+    after = _store(es_standin, connect(tmp_path / "bw.db"))
+    assert after.sync(force=True).indexed == 1
+    docs = es_standin.docs(f"{ALIAS}-000002")
+    assert set(docs) == {a.id for a in ARTICLES[:5]}
+    assert after.spool.rebuild_record(ALIAS) is None
+
+
+def test_a_rebuild_that_cannot_copy_everything_does_not_switch_and_resumes(es_standin, tmp_path):
+    from indexer import migrate
+
+    store = _store(es_standin, connect(tmp_path / "bw.db"))
+    _put_all(store, ARTICLES[:5])
+    store.sync(force=True)
+    es_standin.fail_items(ARTICLES[3].id, 503, "unavailable_shards_exception", times=100)
+    with pytest.raises(BeatwatchError, match=r"could not be written.*still points at"):
+        migrate.rebuild(store)
+    assert es_standin.indices[f"{ALIAS}-000001"].aliases  # still the live index
+    es_standin.fail_items(ARTICLES[3].id, 503, "unavailable_shards_exception", times=0)
+    result = migrate.rebuild(store)
+    assert result["new_index"] == f"{ALIAS}-000002"  # the unfinished one, resumed
+    assert set(es_standin.indices) == {f"{ALIAS}-000002"}
+    assert set(es_standin.docs(ALIAS)) == {a.id for a in ARTICLES[:5]}
+
+
+def test_migrating_back_keeps_newer_local_revisions_and_copies_newer_ones_verbatim(
+    es_standin, tmp_path
+):
+    from indexer import migrate
+
+    article = BY_SLUG["ream-pier"]
+    cluster_side = _store(es_standin, connect(tmp_path / "a.db"))
+    cluster_side.put(article)
+    cluster_side.put(dataclasses.replace(article, text="Second text.", body_hash="r2"))
+    cluster_side.put(dataclasses.replace(article, text="Third text.", body_hash="r3"))
+    cluster_side.put(BY_SLUG["coop-fr"])
+    cluster_side.sync(force=True)
+    local = _store(es_standin, connect(tmp_path / "b.db"))
+    local.local.put(article)  # revision 1 here, 3 in the cluster
+    local.local.put(BY_SLUG["coop-fr"])
+    local.local.put(dataclasses.replace(BY_SLUG["coop-fr"], text="Edited here.", body_hash="h"))
+    counts = migrate.to_sqlite(local)
+    assert (counts["updated"], counts["kept_local"]) == (1, 1)
+    copied = local.get(article.id)
+    assert (copied.revision, copied.text) == (3, "Third text.")
+    assert local.get(BY_SLUG["coop-fr"].id).text == "Edited here."

@@ -95,3 +95,46 @@ def test_the_article_table_gains_matched_rules_on_an_old_database(tmp_path):
     article = dataclasses.replace(BY_SLUG["ream-pier"], matched_rules=["ream", "base"])
     store.put(article)
     assert store.get(article.id).matched_rules == ["base", "ream"]
+
+
+def test_an_acknowledgement_from_before_a_requeue_leaves_the_entry_pending():
+    spool = _spool_with([])
+    spool.queue("a" * 64)
+    mark = spool.last_seq() - 1
+    [in_flight] = spool.pending(10)
+    spool.requeue_since(mark)  # a rebuild switched the alias meanwhile
+    spool.mark_indexed([(in_flight, 1)])  # the old index acknowledged the crawl's write
+    [waiting] = spool.pending(10)
+    assert waiting.article_id == "a" * 64 and waiting.queued_seq != in_flight.queued_seq
+
+
+def test_reconcile_queues_articles_stored_or_edited_without_the_spool():
+    conn = connect(":memory:")
+    store, spool = SQLiteStore(conn), Spool(conn)
+    first, second = ARTICLES[0], ARTICLES[1]
+    store.put(first)
+    spool.queue(first.id)
+    spool.mark_indexed([(q, 1) for q in spool.pending(10)])
+    store.put(
+        dataclasses.replace(first, text="Edited while the backend was sqlite.", body_hash="e")
+    )
+    store.put(second)
+    assert spool.reconcile() == 2
+    assert sorted(q.article_id for q in spool.pending(10)) == sorted([first.id, second.id])
+    assert spool.reconcile() == 0
+
+
+def test_a_rebuild_record_lives_until_it_is_ended():
+    spool = _spool_with([])
+    assert spool.rebuild_record("bw") is None
+    spool.start_rebuild("bw", "bw-000001", "bw-000002", 7)
+    spool.rebuild_switched("bw")
+    record = spool.rebuild_record("bw")
+    assert (record.old_index, record.new_index, record.mark, record.switched) == (
+        "bw-000001",
+        "bw-000002",
+        7,
+        True,
+    )
+    spool.end_rebuild("bw")
+    assert spool.rebuild_record("bw") is None
