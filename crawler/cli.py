@@ -2,66 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from pathlib import Path
-from typing import Any
 
 import click
 
-from crawler.errors import BeatwatchError, ConfigError, QuerySyntaxError
-
-
-class UsageError(click.ClickException):
-    """A bad config or query: printed as ``Error: ...`` with exit status 2."""
-
-    exit_code = 2
-
-
-def _load(ctx: click.Context) -> Any:
-    from crawler.config import default_config_path, load_config
-
-    path = ctx.obj.get("config") or default_config_path()
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        raise UsageError(f"invalid configuration\n{exc}") from exc
-
-
-def _errors_to_exit(fn: Callable) -> Callable:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except QuerySyntaxError as exc:
-            raise UsageError(f"query syntax: {exc}") from exc
-        except ConfigError as exc:
-            raise UsageError(f"invalid configuration\n{exc}") from exc
-        except BeatwatchError as exc:
-            raise click.ClickException(str(exc)) from exc
-
-    return wrapper
-
-
-def _emit(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
-
-
-def _date(value: str | None) -> date | datetime | None:
-    """A bare ``YYYY-MM-DD`` stays a date (a whole day, as in queries); else an aware datetime."""
-    if value is None:
-        return None
-    try:
-        if len(value) == 10:
-            return date.fromisoformat(value)
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise UsageError(f"not a date: {value!r} (use YYYY-MM-DD or ISO 8601)") from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+from crawler.cliutil import UsageError, emit, errors_to_exit, load, parse_date
+from crawler.indexcmd import index_group
 
 
 @click.group()
@@ -92,7 +42,7 @@ def cli(ctx: click.Context, config: Path | None, verbose: int) -> None:
 @click.option("--until", help="Backfill: only articles published before this date.")
 @click.option("--json", "as_json", is_flag=True, help="Print the run summary as JSON.")
 @click.pass_context
-@_errors_to_exit
+@errors_to_exit
 def crawl(
     ctx: click.Context,
     sources: tuple[str, ...],
@@ -110,12 +60,12 @@ def crawl(
     from crawler.crawl import run_pass
     from crawler.report import format_crawl_report
 
-    settings = _load(ctx)
+    settings = load(ctx)
     for name in sources:
         settings.source(name)
     report = run_pass(settings, list(sources) or None, _backfill_window(since, until, sources))
     if as_json:
-        _emit(report.to_json())
+        emit(report.to_json())
     else:
         click.echo(format_crawl_report(report))
     broken = [s.source for s in report.sources if s.status == "error"]
@@ -137,7 +87,7 @@ def _backfill_window(since: str | None, until: str | None, sources: tuple[str, .
 
 def _instant(value: str | None, end_of_day: bool = False) -> datetime | None:
     """A --since/--until value as an aware datetime; a bare date means its whole day (UTC)."""
-    parsed = _date(value)
+    parsed = parse_date(value)
     if parsed is None or isinstance(parsed, datetime):
         return parsed
     start = datetime(parsed.year, parsed.month, parsed.day, tzinfo=UTC)
@@ -146,7 +96,7 @@ def _instant(value: str | None, end_of_day: bool = False) -> datetime | None:
 
 @cli.command()
 @click.pass_context
-@_errors_to_exit
+@errors_to_exit
 def run(ctx: click.Context) -> None:
     """Run the scheduler in the foreground until SIGINT or SIGTERM.
 
@@ -154,7 +104,7 @@ def run(ctx: click.Context) -> None:
     """
     from crawler.scheduler import Scheduler
 
-    settings = _load(ctx)
+    settings = load(ctx)
     config_path = ctx.obj.get("config")
     Scheduler(settings, config_path=config_path).run_forever()
 
@@ -172,7 +122,7 @@ def run(ctx: click.Context) -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-@_errors_to_exit
+@errors_to_exit
 def search(
     ctx: click.Context,
     query: str,
@@ -191,15 +141,15 @@ def search(
     """
     from crawler.runtime import Runtime
 
-    settings = _load(ctx)
+    settings = load(ctx)
     runtime = Runtime.open(settings)
     try:
         result = runtime.store.search(
             query,
             sources=list(sources) or None,
             languages=list(languages) or None,
-            since=_date(since),
-            until=_date(until),
+            since=parse_date(since),
+            until=parse_date(until),
             limit=limit,
             all_copies=all_copies,
             facets=facets,
@@ -213,7 +163,7 @@ def search(
     finally:
         runtime.close()
     if as_json:
-        _emit(result.to_json())
+        emit(result.to_json())
         return
     click.echo(f"{result.total} {'articles' if all_copies else 'stories'}")
     for hit in result.hits:
@@ -242,7 +192,7 @@ def _terminal_snippet(snippet: str) -> str:
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.pass_context
-@_errors_to_exit
+@errors_to_exit
 def status(ctx: click.Context, as_json: bool) -> None:
     """Per source: last run, last success, next run, error streak, articles in 24 h; outbox; index.
 
@@ -250,9 +200,9 @@ def status(ctx: click.Context, as_json: bool) -> None:
     """
     from crawler.report import collect_status, format_status
 
-    data = collect_status(_load(ctx))
+    data = collect_status(load(ctx))
     if as_json:
-        _emit(data)
+        emit(data)
     else:
         click.echo(format_status(data))
 
@@ -268,7 +218,7 @@ def alerts() -> None:
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
-@_errors_to_exit
+@errors_to_exit
 def alerts_test(
     ctx: click.Context, rule: str, since: str | None, limit: int, as_json: bool
 ) -> None:
@@ -278,9 +228,9 @@ def alerts_test(
     """
     from crawler.report import backtest
 
-    data = backtest(_load(ctx), rule, since=_date(since), limit=limit)
+    data = backtest(load(ctx), rule, since=parse_date(since), limit=limit)
     if as_json:
-        _emit(data)
+        emit(data)
         return
     click.echo(f"rule {data['rule']}: {data['query']}")
     click.echo(f"{data['total']} stories would match")
@@ -298,7 +248,7 @@ def alerts_test(
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the delivery report as JSON.")
 @click.pass_context
-@_errors_to_exit
+@errors_to_exit
 def alerts_deliver(ctx: click.Context, everything: bool, as_json: bool) -> None:
     """Queue new immediate hits and deliver due messages (all of them with --all).
 
@@ -307,13 +257,13 @@ def alerts_deliver(ctx: click.Context, everything: bool, as_json: bool) -> None:
     from crawler.crawl import deliver_alerts
     from crawler.runtime import Runtime
 
-    runtime = Runtime.open(_load(ctx))
+    runtime = Runtime.open(load(ctx))
     try:
         report = deliver_alerts(runtime, ignore_backoff=everything)
     finally:
         runtime.close()
     if as_json:
-        _emit(report)
+        emit(report)
     else:
         click.echo(", ".join(f"{k} {v}" for k, v in report.items()))
 
@@ -322,7 +272,7 @@ def alerts_deliver(ctx: click.Context, everything: bool, as_json: bool) -> None:
 @click.argument("story_id")
 @click.option("--json", "as_json", is_flag=True, help="Print the story as JSON.")
 @click.pass_context
-@_errors_to_exit
+@errors_to_exit
 def story_command(ctx: click.Context, story_id: str, as_json: bool) -> None:
     """Show a story: every outlet's copy and the timeline of publications and edits.
 
@@ -331,7 +281,7 @@ def story_command(ctx: click.Context, story_id: str, as_json: bool) -> None:
     from crawler.history import format_story, story
     from crawler.runtime import Runtime
 
-    runtime = Runtime.open(_load(ctx))
+    runtime = Runtime.open(load(ctx))
     try:
         data = story(runtime.store, story_id)
     finally:
@@ -344,7 +294,7 @@ def story_command(ctx: click.Context, story_id: str, as_json: bool) -> None:
 @click.option("--revisions", is_flag=True, help="Show every revision and the diffs between them.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_context
-@_errors_to_exit
+@errors_to_exit
 def article_command(ctx: click.Context, article_id: str, revisions: bool, as_json: bool) -> None:
     """Show an article's revisions; with --revisions, a readable diff between each pair.
 
@@ -353,7 +303,7 @@ def article_command(ctx: click.Context, article_id: str, revisions: bool, as_jso
     from crawler.history import article_history, format_history
     from crawler.runtime import Runtime
 
-    runtime = Runtime.open(_load(ctx))
+    runtime = Runtime.open(load(ctx))
     try:
         data = article_history(runtime.store, article_id)
     finally:
@@ -372,7 +322,7 @@ def sources() -> None:
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.pass_context
-@_errors_to_exit
+@errors_to_exit
 def sources_probe(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
     """Fetch each feed, sitemap and listing page once (disabled sources too) and report
     status, content type, item count and newest item date. Stores nothing.
@@ -381,12 +331,12 @@ def sources_probe(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> 
     """
     from crawler.probe import format_probe, run_probe
 
-    settings = _load(ctx)
+    settings = load(ctx)
     for name in names:
         settings.source(name)
     results = run_probe(settings, list(names) or None)
     if as_json:
-        _emit([r.to_json() for r in results])
+        emit([r.to_json() for r in results])
     else:
         click.echo(format_probe(results))
 
@@ -403,12 +353,10 @@ def config_check(ctx: click.Context) -> None:
 
     Example: beatwatch --config config/beatwatch.yaml config check
     """
-    settings = _load(ctx)
+    settings = load(ctx)
     click.echo(settings.describe())
     click.echo("configuration OK")
 
-
-from crawler.indexcmd import index_group  # noqa: E402 - it uses the helpers above
 
 cli.add_command(index_group)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from crawler.cli import _emit, _errors_to_exit, _load
+from crawler.cliutil import emit, errors_to_exit, load
 from crawler.progress import TaskProgress
 
 
@@ -24,7 +24,7 @@ def _elastic(ctx: click.Context) -> Iterator[Any]:
     from crawler import db
     from indexer.elastic import ElasticStore
 
-    settings = _load(ctx)
+    settings = load(ctx)
     conn = db.connect(settings.store.path)
     store = ElasticStore.from_settings(settings.store.elasticsearch, conn)
     try:
@@ -52,7 +52,7 @@ def _with_progress(label: str, work: Callable[[TaskProgress], Any]) -> Any:
 )
 @click.option("--json", "as_json", is_flag=True, help="Print what was copied as JSON.")
 @click.pass_context
-@_errors_to_exit
+@errors_to_exit
 def migrate(ctx: click.Context, target: str, as_json: bool) -> None:
     """Copy the index into Elasticsearch (or back into SQLite); resumable.
 
@@ -65,7 +65,7 @@ def migrate(ctx: click.Context, target: str, as_json: bool) -> None:
         result = _with_progress(f"migrate to {target}", lambda bar: move(store, bar))
         backlog = store.backlog().to_json()
     if as_json:
-        _emit({"to": target, **result, "spool": backlog})
+        emit({"to": target, **result, "spool": backlog})
     else:
         counts = {k: v for k, v in result.items() if k != "error"}
         click.echo(f"migrated to {target}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -82,7 +82,7 @@ def migrate(ctx: click.Context, target: str, as_json: bool) -> None:
 @click.option("--keep-old", is_flag=True, help="Keep the previous index instead of deleting it.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
 @click.pass_context
-@_errors_to_exit
+@errors_to_exit
 def rebuild(ctx: click.Context, keep_old: bool, as_json: bool) -> None:
     """Recreate the Elasticsearch index from the stored articles and switch the alias to it.
 
@@ -95,19 +95,24 @@ def rebuild(ctx: click.Context, keep_old: bool, as_json: bool) -> None:
             "rebuild", lambda bar: moving.rebuild(store, keep_old=keep_old, on_progress=bar)
         )
     if as_json:
-        _emit(result)
-        return
-    click.echo(
-        f"alias {store.alias} now on {result['new_index']} (was {result['old_index']}"
-        f"{', deleted' if result['old_deleted'] else ', kept'}): {result['copied']} copied,"
-        f" {result['rejected']} refused, {result['requeued']} queued again"
-    )
+        emit(result)
+    else:
+        click.echo(
+            f"alias {store.alias} now on {result['new_index']} (was {result['old_index']}"
+            f"{', deleted' if result['old_deleted'] else ', kept'}): {result['copied']} copied,"
+            f" {result['rejected']} refused, {result['requeued']} queued again"
+        )
+    if result["rejected"]:
+        raise click.ClickException(
+            f"{result['rejected']} articles were refused by the new index (see `beatwatch"
+            f" status`); {result['old_index']} was kept"
+        )
 
 
 @index_group.command("replay")
 @click.option("--json", "as_json", is_flag=True, help="Print what was sent as JSON.")
 @click.pass_context
-@_errors_to_exit
+@errors_to_exit
 def replay(ctx: click.Context, as_json: bool) -> None:
     """Send what the spool holds to Elasticsearch now (a crawl and the scheduler also do).
 
@@ -118,7 +123,7 @@ def replay(ctx: click.Context, as_json: bool) -> None:
         backlog = store.backlog().to_json()
     data = {**report.to_json(), "spool": backlog} if report else {"spool": backlog}
     if as_json:
-        _emit(data)
+        emit(data)
     else:
         click.echo(
             f"indexed {data.get('indexed', 0)}, already there {data.get('already', 0)},"
@@ -127,3 +132,7 @@ def replay(ctx: click.Context, as_json: bool) -> None:
         )
     if report and report.error:
         raise click.ClickException(report.error)
+    if report and report.deferred:
+        raise click.ClickException(
+            f"{report.deferred} articles could not be indexed now; they stay in the spool"
+        )

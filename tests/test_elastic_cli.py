@@ -170,3 +170,37 @@ def test_the_scheduler_replays_the_spool_every_minute(es_project, es_standin):
     es_standin.restart()
     job.func()
     assert set(es_standin.docs(ALIAS)) == stored
+
+
+def test_a_hung_cluster_neither_stalls_the_crawl_nor_holds_back_alerts(es_project):
+    from tests.test_elastic_contract import HungServer
+
+    hung = HungServer()
+    try:
+        es_project.config["store"]["elasticsearch"].update(url=hung.url, timeout=0.5)
+        result = es_project.cli("crawl", "--json")
+        assert result.code == 0, result.stderr
+        summary = result.json()
+        assert "timeout" in summary["index"]["error"]
+        assert summary["index"]["backlog"]["pending"] == len(_stored_ids(es_project)) > 0
+        assert summary["alerts"]["sent"] > 0  # delivered before the index was tried
+        text = es_project.cli("crawl")
+        assert "waiting in the spool (cluster:" in text.stdout
+    finally:
+        hung.close()
+
+
+def test_a_rebuild_that_new_index_refuses_documents_keeps_the_old_one_and_exits_1(
+    es_project, es_standin
+):
+    assert es_project.cli("crawl").code == 0
+    stored = sorted(_stored_ids(es_project))
+    es_standin.fail_items(stored[0], 400, "mapper_parsing_exception", times=1)
+    result = es_project.cli("index", "rebuild")
+    assert result.code == 1
+    assert "refused by the new index" in result.stderr and f"{ALIAS}-000001 was kept" in (
+        result.stderr
+    )
+    assert set(es_standin.indices) == {f"{ALIAS}-000001", f"{ALIAS}-000002"}
+    status = es_project.cli("status", "--json").json()["index"]
+    assert status["refused"][0]["id"] == stored[0]
