@@ -157,14 +157,13 @@ class Result:
     sends: int = 0  # syncs that sent something, the final one included
     send_seconds: float = 0.0
     queue_seconds: float = 0.0  # Spool.queue inside ElasticStore.put
+    outcomes: Counter[str] = field(default_factory=Counter)
+    timings: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
     @property
     def es_seconds(self) -> float:
         """The time only the elasticsearch path spends: queueing and sending."""
         return self.send_seconds + self.queue_seconds
-
-    outcomes: Counter[str] = field(default_factory=Counter)
-    timings: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
 
 def open_store(backend: str, conn, target: Target | None):

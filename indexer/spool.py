@@ -32,6 +32,8 @@ _SCHEMA = (
     )
     """,
     "CREATE INDEX IF NOT EXISTS es_spool_state ON es_spool (state, queued_seq)",
+    # MAX(queued_seq) on every queueing, and the rebuild's ranges, must not scan the spool.
+    "CREATE INDEX IF NOT EXISTS es_spool_seq ON es_spool (queued_seq)",
     # A rebuild under way: where it copies to, and the spool position it copies up to.
     """
     CREATE TABLE IF NOT EXISTS es_rebuild (
