@@ -27,7 +27,9 @@ _KHMER_DIGITS = {0x17E0 + i: str(i) for i in range(10)}
 _COENG = "\u17d2"
 _COENG_RO = "\u17d2\u179a"
 _SUBSCRIPT_RUN = re.compile("(?:\u17d2[\u1780-\u17b3])+")
-_HSPACE = re.compile("[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+_BLANKS = " \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
+# Runs of blanks other than one plain space (which would be replaced by itself).
+_HSPACE = re.compile(f"[{_BLANKS}]{{2,}}|[{_BLANKS[1:]}]")
 _LINE_BREAKS = re.compile("\r\n|[\r\u2028\u2029\v\f\x85]")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _KHMER = re.compile("[\u1780-\u17ff\u19e0-\u19ff]")
@@ -57,7 +59,10 @@ def normalize(text: str) -> str:
         text = _SUBSCRIPT_RUN.sub(_coeng_ro_last, text)
     text = _LINE_BREAKS.sub("\n", text)
     lines = [_HSPACE.sub(" ", line).strip() for line in text.split("\n")]
-    text = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    text = "\n".join(lines)
+    if "\n\n\n" in text:
+        text = _BLANK_LINES.sub("\n\n", text)
+    text = text.strip()
     return unicodedata.normalize("NFC", text)
 
 
@@ -118,15 +123,17 @@ def tokens(text: str) -> list[Token]:
     if text.isascii():
         return [Token(m.group(), *m.span()) for m in _ASCII_WORD.finditer(text.lower())]
     out: list[Token] = []
-    word = _word_pattern()
-    for m in word.finditer(text):
-        folded = fold(m.group())
-        parts = word.findall(folded)
-        if len(parts) == 1 and parts[0] == folded:
-            out.append(Token(folded, m.start(), m.end()))
-        else:
-            out.extend(Token(p, m.start(), m.end()) for p in parts)
+    for m in _word_pattern().finditer(text):
+        out.extend(Token(p, m.start(), m.end()) for p in _folded_parts(m.group()))
     return out
+
+
+@lru_cache(maxsize=65536)
+def _folded_parts(run: str) -> tuple[str, ...]:
+    """The folded word(s) of one run of word characters (words repeat: cached)."""
+    folded = fold(run)
+    parts = _word_pattern().findall(folded)
+    return (folded,) if len(parts) == 1 and parts[0] == folded else tuple(parts)
 
 
 def spans(text: str) -> list[tuple[int, int]]:
