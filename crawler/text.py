@@ -24,6 +24,7 @@ from typing import NamedTuple
 
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 _KHMER_DIGITS = {0x17E0 + i: str(i) for i in range(10)}
+_TRANSLATED = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u17e0-\u17e9]")
 _COENG = "\u17d2"
 _COENG_RO = "\u17d2\u179a"
 _SUBSCRIPT_RUN = re.compile("(?:\u17d2[\u1780-\u17b3])+")
@@ -52,8 +53,9 @@ class Token(NamedTuple):
 
 def normalize(text: str) -> str:
     """Return the stored/displayed form of ``text``; ``normalize(normalize(t)) == normalize(t)``."""
-    text = unicodedata.normalize("NFC", text.translate(_ZERO_WIDTH))
-    text = text.translate(_KHMER_DIGITS)
+    if _TRANSLATED.search(text):  # str.translate is slow: only when there is work for it
+        text = text.translate(_ZERO_WIDTH).translate(_KHMER_DIGITS)
+    text = unicodedata.normalize("NFC", text)
     if _COENG in text:
         text = text.replace("\u17d2\u178a", "\u17d2\u178f")  # COENG DA is written as COENG TA
         text = _SUBSCRIPT_RUN.sub(_coeng_ro_last, text)
@@ -147,4 +149,4 @@ def words(text: str) -> list[str]:
     """The folded words of ``text`` (the texts of ``tokens(text)``), computed faster."""
     if text.isascii():
         return _ASCII_WORD.findall(text.lower())
-    return [t.text for t in tokens(text)]
+    return [p for run in _word_pattern().findall(text) for p in _folded_parts(run)]
