@@ -26,7 +26,7 @@ HIDDEN = ["title_words", "text_words", "title_khmer", "text_khmer", "source_key"
 
 
 def template(alias: str, *, icu: bool, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
-    """The body of ``PUT _index_template/<alias>`` for the concrete indices ``<alias>-*``."""
+    """The body of ``PUT _index_template/<alias>`` for the concrete indices ``<alias>-0*``."""
     return {
         "index_patterns": [f"{alias}-0*"],
         "priority": 200,
