@@ -40,6 +40,14 @@ class BulkResult:
     written: int = 0  # acknowledged by a 2xx (the rest of acknowledged were 409 replays)
     index_missing: bool = False
 
+    def add(self, other: BulkResult) -> None:
+        """Take ``other``'s outcomes into this result (one write after another)."""
+        self.acknowledged += other.acknowledged
+        self.rejected += other.rejected
+        self.deferred += other.deferred
+        self.written += other.written
+        self.index_missing = self.index_missing or other.index_missing
+
 
 def write(
     client: Elasticsearch,

@@ -25,7 +25,7 @@ from typing import Any
 from crawler.models import Facets, SearchHit, SearchResult
 from crawler.text import fold
 from indexer.highlight import passage
-from indexer.mapping import MAX_WORD
+from indexer.mapping import MAX_WORD, article_from_source
 from indexer.query import TITLE_WEIGHT, And, Node, Not, Or, Range, Term, TextMatch, text_match
 from indexer.store import Filters, filter_nodes
 
@@ -209,16 +209,9 @@ def _buckets(agg: dict | None, key: str = "key") -> dict[str, int]:
 
 
 def _hit(raw: dict, node: Node) -> SearchHit:
-    src = raw["_source"]
-    published = src.get("published_at")
+    a = article_from_source(raw["_source"])
     return SearchHit(
-        id=src["id"],
-        url=src["url"],
-        title=src["title"],
-        source=src["source"],
-        published_at=datetime.fromisoformat(published) if published else None,
-        language=src.get("language"),
-        score=float(raw.get("_score") or 0.0),
-        snippet=passage(node, src["title"], src["text"]).html(),
-        story_id=src["story_id"],
-    )
+        id=a.id, url=a.url, title=a.title, source=a.source, published_at=a.published_at,
+        language=a.language, score=float(raw.get("_score") or 0.0),
+        snippet=passage(node, a.title, a.text).html(), story_id=a.story_id,
+    )  # fmt: skip

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -174,7 +175,7 @@ class ElasticStore:
             return None
         report = SyncReport()
         try:
-            self._drain(report, force=force)
+            self.drain(report, force=force)
             if refresh:
                 self.client.indices.refresh(index=self.alias)
         except (BeatwatchError, TransportError, ApiError) as exc:
@@ -194,13 +195,24 @@ class ElasticStore:
             return True
         return self._unsent > 0 and now - self._last_flush >= FLUSH_AFTER
 
-    def _drain(self, report: SyncReport, *, force: bool) -> None:
+    def drain(
+        self,
+        report: SyncReport,
+        *,
+        force: bool = True,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """Send the pending entries through the alias (all of them, or one quick batch unless
+        ``force``), calling ``on_progress(done, total)`` after each batch; cluster errors raise."""
         if not self._ready:
             self.ensure_index(quick=not force)
-        after = 0
+        total = self._pending() if on_progress else 0
+        after, done = 0, 0
         while batch := self.spool.pending(self.batch_size, after=after):
             self.send(batch, report, index=self.alias, quick=not force)
-            after = batch[-1].queued_seq
+            after, done = batch[-1].queued_seq, done + len(batch)
+            if on_progress:
+                on_progress(done, total)
             if not force:
                 return
 

@@ -21,9 +21,10 @@ from elasticsearch.helpers import ScanError, scan
 from crawler.errors import BeatwatchError, StoreUnavailable
 from crawler.models import Article
 from indexer import esclient
+from indexer.bulk import BulkResult
 from indexer.elastic import ElasticStore
 from indexer.mapping import article_from_source
-from indexer.spool import Queued, RebuildRecord
+from indexer.spool import RebuildRecord
 from indexer.store import SyncReport
 
 log = logging.getLogger(__name__)
@@ -40,11 +41,7 @@ def to_elasticsearch(store: ElasticStore, on_progress: Progress = _quiet) -> dic
     report = SyncReport()
     with _resumable():
         store.ensure_index()
-        total, done, after = store.backlog().pending, 0, 0
-        while batch := store.spool.pending(store.batch_size, after=after):
-            store.send(batch, report, index=store.alias)
-            after, done = batch[-1].queued_seq, done + len(batch)
-            on_progress(done, total)
+        store.drain(report, on_progress=on_progress)
     return report.to_json()
 
 
@@ -125,19 +122,19 @@ def _create_next(store: ElasticStore) -> str:
     return new
 
 
-def _copy(store: ElasticStore, record: RebuildRecord, on_progress: Progress) -> Any:
+def _copy(store: ElasticStore, record: RebuildRecord, on_progress: Progress) -> BulkResult:
     """Write every entry up to the mark into the new index; retry what it deferred once."""
     entries = store.spool.entries(upto=record.mark)
-    done = _CopyResult()
+    done = BulkResult()
     report = SyncReport()
     for start in range(0, len(entries), store.batch_size):
         batch = entries[start : start + store.batch_size]
-        done.take(store.write(batch, report, index=record.new_index))
+        done.add(store.write(batch, report, index=record.new_index))
         on_progress(start + len(batch), len(entries))
     if done.deferred:
         retry = [entry for entry, _ in done.deferred]
         done.deferred = []
-        done.take(store.write(retry, report, index=record.new_index))
+        done.add(store.write(retry, report, index=record.new_index))
     store.spool.mark_failed(done.rejected, permanent=True)
     if done.deferred:
         raise BeatwatchError(
@@ -145,20 +142,6 @@ def _copy(store: ElasticStore, record: RebuildRecord, on_progress: Progress) -> 
             f" (e.g. {done.deferred[0][1]}); the alias still points at {record.old_index}"
         )
     return done
-
-
-class _CopyResult:
-    """What a rebuild's copy got back, batch after batch."""
-
-    def __init__(self) -> None:
-        self.acknowledged: list[tuple[Queued, int]] = []
-        self.rejected: list[tuple[Queued, str]] = []
-        self.deferred: list[tuple[Queued, str]] = []
-
-    def take(self, result: Any) -> None:
-        self.acknowledged += result.acknowledged
-        self.rejected += result.rejected
-        self.deferred += result.deferred
 
 
 def _switch(store: ElasticStore, record: RebuildRecord) -> None:
