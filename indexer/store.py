@@ -28,7 +28,7 @@ class SyncReport:
     """What one ``Store.sync`` did: documents acknowledged, refused for good, left for later."""
 
     indexed: int = 0
-    already: int = 0  # the cluster held this revision (or a newer one) already: a 409
+    already: int = 0  # a 409: the cluster held this very revision already (a replay)
     rejected: int = 0
     deferred: int = 0
     error: str | None = None
