@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 _SAVEPOINT_NAMES = itertools.count(1)
+_BUSY_TIMEOUT_S = 30.0
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -23,13 +25,37 @@ def connect(path: str | Path) -> sqlite3.Connection:
     """
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), isolation_level=None, timeout=30.0, check_same_thread=False)
+    conn = sqlite3.connect(
+        str(path), isolation_level=None, timeout=_BUSY_TIMEOUT_S, check_same_thread=False
+    )
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
+    _enable_wal(conn)
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
     return conn
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL, retrying while another process is doing the same.
+
+    WAL is recorded in the file, so later connections find it set and skip the switch. The
+    switch itself needs an exclusive lock, and SQLite answers "database is locked" at once,
+    without waiting on the busy timeout, when two connections race for it on a new file.
+    """
+    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    delay = 0.005
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.25)
 
 
 @contextmanager
