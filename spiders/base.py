@@ -75,6 +75,8 @@ class Origin:
 class ArticleSpider(scrapy.Spider):
     """Base of the source spider: article requests, extraction, outcomes and origins."""
 
+    window: Window = Window()  # the dates this crawl wants; a backfill sets its own
+
     def __init__(self, *, source: Any, state: RunState, max_items: int = 100, **kwargs: Any):
         super().__init__(**kwargs)
         self.source = source
@@ -137,11 +139,13 @@ class ArticleSpider(scrapy.Spider):
     def _item_done(self, item: Any, **_: Any) -> None:
         page = getattr(item, "page", item)
         if isinstance(page, FetchedPage) and page.source == self.source.name:
-            origin = self.origins.get(page.feed_url)
-            when = page.published_at or page.entry.published
-            if origin is not None and when is not None:
-                origin.newest = max(origin.newest, when) if origin.newest else when
+            self._note_published(page.feed_url, page.published_at or page.entry.published)
             self._settle(page.feed_url)
+
+    def _note_published(self, key: str, when: datetime | None) -> None:
+        origin = self.origins.get(key)
+        if origin is not None and when is not None:
+            origin.newest = max(origin.newest, when) if origin.newest else when
 
     def _item_failed(self, item: Any, **_: Any) -> None:
         """A pipeline stage raised on this item: its origin is listed again next run."""
@@ -197,6 +201,8 @@ class ArticleSpider(scrapy.Spider):
             return
         self._inc("fetched")
         page = self.extractor(response.body, response.url)
+        if self._after_window(meta, page.published_at or meta["entry"].published):
+            return
         yield FetchedPage(
             source=self.source.name,
             url=meta["url"],
@@ -245,6 +251,25 @@ class ArticleSpider(scrapy.Spider):
         else:
             self.transient_failure(meta["origin"])
         self._settle(meta["origin"])
+
+    def _after_window(self, meta: dict, when: datetime | None) -> bool:
+        """True, and the article set aside, when it was published on or after the window's
+        ``until`` (a backfill's listing pages carry no dates, so only the page tells).
+
+        It still counts towards its listing page's newest date, so pagination goes on, and it
+        is not marked seen: the routine crawl that lists it stores it.
+        """
+        until = self.window.until
+        if until is None or when is None or when < until:
+            return False
+        self._inc("backfill/after_until")
+        logger.info(
+            "Not storing %(url)s of %(source)s: published %(when)s, after --until",
+            {"url": meta["url"], "source": self.source.name, "when": when.isoformat()},
+        )
+        self._note_published(meta["origin"], when)
+        self._settle(meta["origin"])
+        return True
 
     def _skip(self, meta: dict, reason: str, detail: str) -> None:
         self._inc(f"skipped/{reason}")

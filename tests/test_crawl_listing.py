@@ -120,6 +120,31 @@ def test_a_backfill_stops_at_pages_older_than_since(riverside):
     assert counts["details"]["backfill/reached_since"] == 1
 
 
+def test_a_backfill_stores_only_articles_published_before_until(riverside):
+    backfill = ("crawl", "--source", "riverside-daily", "--since", "2026-11-01")
+    result = riverside.cli(*backfill, "--until", "2026-11-07", "--json")
+    assert result.code == 0, result.stderr
+    counts = result.json()["sources"]["riverside-daily"]
+    assert counts["details"]["listings/fetched"] == 3  # newer pages still lead to older ones
+    assert counts["details"]["backfill/after_until"] == 4  # 8, 9 (two, one a video), 10 Nov
+    with sqlite3.connect(riverside.db_path) as conn:
+        dates = [row[0] for row in conn.execute("SELECT published_at FROM articles")]
+    assert len(dates) == ARTICLES - 4
+    assert max(dates) < "2026-11-08"  # the bare --until date includes the whole 7th (UTC)
+
+
+def test_articles_set_aside_by_until_are_not_marked_seen(riverside):
+    backfill = ("crawl", "--source", "riverside-daily", "--since", "2026-11-01")
+    riverside.cli(*backfill, "--until", "2026-11-07", "--json")
+    result = riverside.cli(*backfill, "--json")
+    assert result.code == 0, result.stderr
+    counts = result.json()["sources"]["riverside-daily"]
+    assert counts["details"]["entries/requested"] == 4
+    assert (counts["new"], counts["empty"]) == (3, 1)
+    with sqlite3.connect(riverside.db_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == ARTICLES - 1
+
+
 def test_backfill_needs_a_source(riverside):
     result = riverside.cli("crawl", "--since", "2026-11-01")
     assert result.code == 2
