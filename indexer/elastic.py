@@ -331,7 +331,7 @@ class ElasticStore:
             "reachable": True,
             "index": target,
             "documents": docs,
-            "mapping_current": target is None or version == mapping.MAPPING_VERSION,
+            "mapping_current": target is None or mapping.is_current(version),
         }
 
     def close(self) -> None:

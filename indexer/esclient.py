@@ -103,7 +103,7 @@ def mapping_version(client: Elasticsearch, index: str) -> int | None:
 
 def _check_mapping(client: Elasticsearch, index: str) -> None:
     version = mapping_version(client, index)
-    if version != mapping.MAPPING_VERSION:
+    if not mapping.is_current(version):
         log.warning(
             "index %s has mapping version %s, this beatwatch writes %s: run `beatwatch index"
             " rebuild`",

@@ -25,6 +25,11 @@ MAPPING_VERSION = 1
 HIDDEN = ["title_words", "text_words", "title_khmer", "text_khmer", "source_key", "language_key"]
 
 
+def is_current(version: int | None) -> bool:
+    """True for an index made with this beatwatch's mappings (None: made elsewhere, or older)."""
+    return version == MAPPING_VERSION
+
+
 def template(alias: str, *, icu: bool, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
     """The body of ``PUT _index_template/<alias>`` for the concrete indices ``<alias>-0*``."""
     return {

@@ -339,6 +339,29 @@ def test_status_reports_the_cluster_or_why_it_cannot_be_reached(es_standin):
     assert down["reachable"] is False and down["error"]
 
 
+def test_an_index_made_with_other_mappings_is_flagged_for_a_rebuild(es_standin, caplog):
+    client = Elasticsearch(es_standin.url)
+    client.indices.create(
+        index=f"{ALIAS}-000001",
+        aliases={ALIAS: {"is_write_index": True}},
+        mappings={"_meta": {"beatwatch_mapping": mapping.MAPPING_VERSION - 1}},
+    )
+    store = _store(es_standin)
+    assert store.cluster_status()["mapping_current"] is False
+    with caplog.at_level("WARNING", logger="indexer.esclient"):
+        store.ensure_index()
+    assert "beatwatch index rebuild" in caplog.text
+    assert _store(es_standin).cluster_status()["mapping_current"] is False
+
+
+def test_an_index_made_by_this_beatwatch_has_current_mappings(es_standin, caplog):
+    store = _store(es_standin)
+    with caplog.at_level("WARNING", logger="indexer.esclient"):
+        store.ensure_index()
+    assert caplog.text == ""
+    assert store.cluster_status()["mapping_current"] is True
+
+
 def test_a_batch_failing_mid_crawl_waits_for_the_end_of_pass_sync(es_standin):
     store = _store(es_standin, batch_size=2)
     store.ensure_index()
