@@ -131,8 +131,11 @@ class MaildirMailer:
     def send(self, message: EmailMessage) -> None:
         """Write ``message`` into the maildir; a file-system failure is a DeliveryError."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            box = mailbox.Maildir(self.path, create=True)
+            # Made here rather than by Maildir(create=True), which fails when another process
+            # creates the same folder at that moment.
+            for sub in ("tmp", "new", "cur"):
+                (self.path / sub).mkdir(parents=True, exist_ok=True)
+            box = mailbox.Maildir(self.path, create=False)
             box.add(message.as_bytes())
         except OSError as error:
             raise DeliveryError(f"cannot write to maildir {self.path}: {error}") from error

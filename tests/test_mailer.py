@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import mailbox
+import threading
 from email.message import EmailMessage
 from types import SimpleNamespace
 
@@ -180,6 +181,29 @@ def test_maildir_mailer_creates_the_folders_and_stores_each_message(tmp_path):
     assert (target / "new").is_dir() and (target / "cur").is_dir() and (target / "tmp").is_dir()
     subjects = sorted(message["Subject"] for message in mailbox.Maildir(target, create=False))
     assert subjects == ["first", "second"]
+
+
+def test_mailers_delivering_into_a_new_maildir_at_once_all_succeed(tmp_path):
+    # Each crawl process has its own mailer; the first deliveries of a new install race to
+    # create the folder.
+    for round_ in range(20):
+        target = tmp_path / f"round-{round_}" / "mail"
+        start, failures = threading.Barrier(6), []
+
+        def deliver(n: int, target=target, start=start, failures=failures) -> None:
+            start.wait()
+            try:
+                MaildirMailer(target).send(make_message(subject=f"alert {n}"))
+            except DeliveryError as error:
+                failures.append(str(error))
+
+        threads = [threading.Thread(target=deliver, args=(n,)) for n in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert failures == []
+        assert len(list((target / "new").iterdir())) == 6
 
 
 def test_maildir_mailer_reports_an_unwritable_path_as_a_delivery_error(tmp_path):
