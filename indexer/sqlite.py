@@ -293,10 +293,26 @@ def _create(conn: sqlite3.Connection) -> None:
     for statement in SCHEMA.split(";"):
         if statement.strip():
             conn.execute(statement)
-    have = {r["name"] for r in conn.execute("PRAGMA table_info(articles)")}
-    for column, definition in _ADDED.items():
-        if column not in have:
-            conn.execute(f"ALTER TABLE articles ADD COLUMN {column} {definition}")
+    _add_columns(conn)
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Add the columns a database made by an earlier beatwatch lacks.
+
+    Checked and added under the write lock: crawl processes started together on an upgraded
+    file would otherwise both find a column missing and the second fail to add it.
+    """
+    if _ADDED.keys() <= _columns(conn):
+        return
+    with transaction(conn):
+        have = _columns(conn)
+        for column, definition in _ADDED.items():
+            if column not in have:
+                conn.execute(f"ALTER TABLE articles ADD COLUMN {column} {definition}")
+
+
+def _columns(conn: sqlite3.Connection) -> set[str]:
+    return {r["name"] for r in conn.execute("PRAGMA table_info(articles)")}
 
 
 _INSERT = f"INSERT INTO articles ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"

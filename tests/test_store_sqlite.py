@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
+import threading
 from datetime import UTC, date, datetime
 
 import pytest
@@ -213,3 +215,46 @@ def test_reopening_the_same_database_keeps_the_index(tmp_path):
     first.conn.close()
     again = SQLiteStore(connect(path))
     assert _ids(again.search("pier")) == [BY_SLUG["ream-pier"].id]
+
+
+def _made_before_matched_rules(path) -> None:
+    """A database as an earlier beatwatch left it: one article, no ``matched_rules`` column."""
+    conn = connect(path)
+    SQLiteStore(conn).put(BY_SLUG["ream-pier"])
+    conn.execute("ALTER TABLE articles DROP COLUMN matched_rules")
+    conn.close()
+
+
+def test_a_database_from_an_earlier_version_gains_the_new_column(tmp_path):
+    path = tmp_path / "old.db"
+    _made_before_matched_rules(path)
+    store = SQLiteStore(connect(path))
+    assert store.get(BY_SLUG["ream-pier"].id).matched_rules == []
+    other = next(a for a in ARTICLES if a.id != BY_SLUG["ream-pier"].id)
+    assert store.put(dataclasses.replace(other, matched_rules=["ream"])) == "new"
+    assert store.get(other.id).matched_rules == ["ream"]
+
+
+def test_processes_opening_an_earlier_database_together_all_upgrade_it(tmp_path):
+    errors: list[Exception] = []
+    for round_ in range(10):
+        path = tmp_path / f"old-{round_}.db"
+        _made_before_matched_rules(path)
+        start = threading.Barrier(4)
+
+        def open_store(path=path, start=start, errors=errors) -> None:
+            conn = connect(path)
+            start.wait()
+            try:
+                SQLiteStore(conn)
+            except sqlite3.Error as exc:
+                errors.append(exc)
+            conn.close()
+
+        threads = [threading.Thread(target=open_store) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert SQLiteStore(connect(path)).get(BY_SLUG["ream-pier"].id).matched_rules == []
