@@ -7,14 +7,18 @@ takes the connection from here and creates its own tables with ``CREATE TABLE IF
 from __future__ import annotations
 
 import itertools
+import logging
 import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+log = logging.getLogger(__name__)
+
 _SAVEPOINT_NAMES = itertools.count(1)
 _BUSY_TIMEOUT_S = 30.0
+_WAL_OR_MEMORY = ("wal", "memory")  # an in-memory database has no WAL
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -41,21 +45,24 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
 
     WAL is recorded in the file, so later connections find it set and skip the switch. The
     switch itself needs an exclusive lock, and SQLite answers "database is locked" at once,
-    without waiting on the busy timeout, when two connections race for it on a new file.
+    without waiting on the busy timeout, when two connections race for it on a new file. A
+    file that cannot be switched (a file system without shared memory) is used as it is.
     """
     deadline = time.monotonic() + _BUSY_TIMEOUT_S
     delay = 0.005
     while True:
         try:
-            if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
-                return
-            conn.execute("PRAGMA journal_mode=WAL")
-            return
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if mode not in _WAL_OR_MEMORY:
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            break
         except sqlite3.OperationalError as exc:
             if "locked" not in str(exc) or time.monotonic() + delay > deadline:
                 raise
         time.sleep(delay)
         delay = min(delay * 2, 0.25)
+    if mode not in _WAL_OR_MEMORY:
+        log.warning("SQLite kept journal mode %s, not WAL: concurrent runs will wait more", mode)
 
 
 @contextmanager

@@ -109,7 +109,12 @@ class SmtpTestServer:
                 "authenticator": _authenticate,
             }
         self._controller = _LoopbackController(
-            self.handler, hostname=HOST, port=0, ssl_context=implicit_tls, **options
+            self.handler,
+            hostname=HOST,
+            port=0,
+            ssl_context=implicit_tls,
+            ready_timeout=30,  # aiosmtpd's 5 s can pass on a loaded CI machine
+            **options,
         )
         self.host = HOST
 
