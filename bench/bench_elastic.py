@@ -313,7 +313,7 @@ class ClientCost:
 def client_cost(template: Path, folder: Path, batch_size: int = 500) -> ClientCost:
     """Time the steps of ``ElasticStore.write`` that are ours, on a copy of the spooled file:
     reading articles and spool entries back, ``mapping.document``, the client's JSON
-    serialisation of each bulk line, and ``Spool.mark_indexed``."""
+    serialisation of each bulk line, and the spool's claim, ``mark_indexed`` and release."""
     path = folder / "cost.db"
     shutil.copyfile(template, path)
     conn = db.connect(path)
@@ -324,7 +324,7 @@ def client_cost(template: Path, folder: Path, batch_size: int = 500) -> ClientCo
     after = 0
     while True:
         t0 = time.perf_counter()
-        batch = store.spool.pending(batch_size, after=after)
+        batch = store.spool.claim(batch_size, after=after, lease=store.claim_lease)
         articles = {q.article_id: store.local.get(q.article_id) for q in batch}
         t1 = time.perf_counter()
         if not batch:
@@ -336,6 +336,7 @@ def client_cost(template: Path, folder: Path, batch_size: int = 500) -> ClientCo
             size += len(serializer.dumps(header)) + len(serializer.dumps(body)) + 2
         t3 = time.perf_counter()
         store.spool.mark_indexed([(q, articles[q.article_id].revision) for q in batch])
+        store.spool.release(batch)
         t4 = time.perf_counter()
         read, build, dump, spool = read + t1 - t0, build + t2 - t1, dump + t3 - t2, spool + t4 - t3
         docs += len(batch)

@@ -41,6 +41,8 @@ RETRY_AFTER_DOWN = 30.0
 FLUSH_AFTER = 5.0
 #: A batch sent in the middle of a crawl waits at most this long for the cluster.
 QUICK_TIMEOUT = 5.0
+#: A batch being sent is held from other processes for at least this long (see Spool.claim).
+MIN_CLAIM = 60.0
 #: Elasticsearch's default index.max_result_window: paging deeper is refused.
 MAX_RESULT_WINDOW = 10_000
 
@@ -73,6 +75,9 @@ class ElasticStore:
         self.shards = shards
         self.replicas = replicas
         self.quick_timeout = min(timeout, QUICK_TIMEOUT)
+        # Long enough for every attempt of one bulk request and the waits between them.
+        waits = retry_backoff * (2**retries - 1)
+        self.claim_lease = max(MIN_CLAIM, 2 * (timeout * (retries + 1) + waits))
         self.sent = SyncReport()  # every sync of this process, added up
         self._ready = False
         self._down_until = 0.0
@@ -208,8 +213,11 @@ class ElasticStore:
             self.ensure_index(quick=not force)
         total = self._pending() if on_progress else 0
         after, done = 0, 0
-        while batch := self.spool.pending(self.batch_size, after=after):
-            self.send(batch, report, index=self.alias, quick=not force)
+        while batch := self.spool.claim(self.batch_size, after=after, lease=self.claim_lease):
+            try:
+                self.send(batch, report, index=self.alias, quick=not force)
+            finally:
+                self.spool.release(batch)
             after, done = batch[-1].queued_seq, done + len(batch)
             if on_progress:
                 on_progress(done, total)

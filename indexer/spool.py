@@ -6,11 +6,16 @@ the record; Elasticsearch is where it is searched). Storing or editing an articl
 at that revision; a document Elasticsearch refuses for good (a mapping error) is ``rejected``,
 with the reason, until a rebuild tries it again. ``queued_seq`` grows with every queueing, so an
 acknowledgement for an older queueing never marks a newer edit indexed.
+
+Several processes share the spool (the scheduler runs each crawl in its own). A process sending
+a batch first claims it for a lease, so the others send the rest instead of the same documents;
+a claim is released once the batch is sent, or lapses if its process died.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -28,7 +33,8 @@ _SCHEMA = (
         attempts INTEGER NOT NULL DEFAULT 0,
         last_error TEXT,
         indexed_revision INTEGER,
-        indexed_at TEXT
+        indexed_at TEXT,
+        claimed_until REAL
     )
     """,
     "CREATE INDEX IF NOT EXISTS es_spool_state ON es_spool (state, queued_seq)",
@@ -102,7 +108,8 @@ class Spool:
                 "INSERT INTO es_spool (article_id, state, queued_seq, queued_at) "
                 "VALUES (?, 'pending', ?, ?) ON CONFLICT (article_id) DO UPDATE SET "
                 "state = 'pending', queued_seq = excluded.queued_seq, "
-                "queued_at = excluded.queued_at, attempts = 0, last_error = NULL",
+                "queued_at = excluded.queued_at, attempts = 0, last_error = NULL, "
+                "claimed_until = NULL",
                 (article_id, seq, at),
             )
 
@@ -111,8 +118,8 @@ class Spool:
         edited since they were indexed (both happen while ``store.backend`` is sqlite)."""
         with transaction(self.conn):
             newer = self.conn.execute(
-                "UPDATE es_spool SET state = 'pending', attempts = 0, queued_seq = queued_seq + ? "
-                "WHERE state = 'indexed' AND indexed_revision < "
+                "UPDATE es_spool SET state = 'pending', attempts = 0, claimed_until = NULL, "
+                "queued_seq = queued_seq + ? WHERE state = 'indexed' AND indexed_revision < "
                 "(SELECT a.revision FROM articles a WHERE a.id = es_spool.article_id)",
                 (self.last_seq(),),
             ).rowcount
@@ -136,8 +143,8 @@ class Spool:
         numbers, so an acknowledgement still in flight for the old queueing marks nothing."""
         with transaction(self.conn):
             cur = self.conn.execute(
-                "UPDATE es_spool SET state = 'pending', attempts = 0, queued_seq = queued_seq + ? "
-                "WHERE queued_seq > ?",
+                "UPDATE es_spool SET state = 'pending', attempts = 0, claimed_until = NULL, "
+                "queued_seq = queued_seq + ? WHERE queued_seq > ?",
                 (self.last_seq(), seq),
             )
             return cur.rowcount
@@ -151,13 +158,41 @@ class Spool:
         return [Queued(r[0], r[1]) for r in rows]
 
     def pending(self, limit: int, *, after: int = 0) -> list[Queued]:
-        """The oldest ``limit`` pending entries queued after ``after``."""
-        rows = self.conn.execute(
-            "SELECT article_id, queued_seq FROM es_spool WHERE state = 'pending' "
-            "AND queued_seq > ? ORDER BY queued_seq LIMIT ?",
-            (after, limit),
+        """The oldest ``limit`` pending entries queued after ``after``, held or not."""
+        return self._pending(limit, after, free_at=None)
+
+    def claim(
+        self, limit: int, *, after: int = 0, lease: float, now: float | None = None
+    ) -> list[Queued]:
+        """The oldest ``limit`` pending entries queued after ``after`` that no other sender
+        holds, held for ``lease`` seconds (or until ``release``); ``now`` is a Unix time."""
+        now = time.time() if now is None else now
+        with transaction(self.conn):
+            entries = self._pending(limit, after, free_at=now)
+            self.conn.executemany(
+                "UPDATE es_spool SET claimed_until = ? WHERE article_id = ?",
+                [(now + lease, q.article_id) for q in entries],
+            )
+        return entries
+
+    def _pending(self, limit: int, after: int, *, free_at: float | None) -> list[Queued]:
+        sql = (
+            "SELECT article_id, queued_seq FROM es_spool WHERE state = 'pending' AND queued_seq > ?"
         )
+        args: list = [after]
+        if free_at is not None:
+            sql += " AND (claimed_until IS NULL OR claimed_until < ?)"
+            args.append(free_at)
+        rows = self.conn.execute(sql + " ORDER BY queued_seq LIMIT ?", (*args, limit))
         return [Queued(r[0], r[1]) for r in rows]
+
+    def release(self, entries: list[Queued]) -> None:
+        """Let other senders have ``entries`` again (whatever became of them)."""
+        with transaction(self.conn):
+            self.conn.executemany(
+                "UPDATE es_spool SET claimed_until = NULL WHERE article_id = ? AND queued_seq = ?",
+                [(q.article_id, q.queued_seq) for q in entries],
+            )
 
     def mark_indexed(self, entries: list[tuple[Queued, int]], now: datetime | None = None) -> None:
         """Record acknowledged writes (entry, revision); a re-queued entry stays pending."""

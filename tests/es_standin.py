@@ -138,6 +138,26 @@ class _Refusal(Exception):
         return {"error": {"root_cause": [dict(self.error)], **self.error}, "status": self.status}
 
 
+class Hold:
+    """A request kept waiting by ``EsStandIn.hold_next``."""
+
+    def __init__(self, method: str, path_regex: str) -> None:
+        self.method, self.path_regex = method, path_regex
+        self.arrived, self.released = threading.Event(), threading.Event()
+
+    def matches(self, rec: Recorded) -> bool:
+        method = self.method in (rec.method, "*")
+        return method and re.search(self.path_regex, rec.path) is not None
+
+    def wait_arrived(self, timeout: float = 30) -> None:
+        """Block until the held request has come in."""
+        assert self.arrived.wait(timeout), f"no {self.method} {self.path_regex} came in"
+
+    def release(self) -> None:
+        """Let the held request be answered."""
+        self.released.set()
+
+
 @dataclass
 class Recorded:
     """One request as received: header names lower-cased, body after gzip decoding."""
@@ -317,6 +337,7 @@ class EsStandIn:
         self._faults: list[list] = []
         self._item_faults: dict[str, list] = {}
         self._canned: list = [None, 0]
+        self._holds: list[Hold] = []
         self._scrolls: dict[str, list] = {}
         self._seq = itertools.count()
         self._lock = threading.RLock()
@@ -388,6 +409,14 @@ class EsStandIn:
         with self._lock:
             self._faults.append([method.upper(), path_regex, status, body, times, headers or {}])
 
+    def hold_next(self, method: str, path_regex: str) -> Hold:
+        """Keep the next request matching method (or "*") and path (``re.search``) waiting,
+        unanswered, until ``release()`` (a slow cluster); others are answered meanwhile."""
+        hold = Hold(method.upper(), path_regex)
+        with self._lock:
+            self._holds.append(hold)
+        return hold
+
     def fail_items(self, doc_id: str, status: int, error_type: str, times: int = 1) -> None:
         """Fail that document's bulk item with ``status``/``error_type`` for the next attempts."""
         with self._lock:
@@ -404,6 +433,7 @@ class EsStandIn:
             raw = gzip.decompress(raw)
         params = dict(parse_qsl(split.query, keep_blank_values=True))
         rec = Recorded(method, split.path, params, headers, raw)
+        self._wait_if_held(rec)
         with self._lock:
             self.requests.append(rec)
             for fault in self._faults:
@@ -418,6 +448,15 @@ class EsStandIn:
             except Exception as exc:  # a stand-in bug: answer 500 rather than hang up
                 traceback.print_exc()
                 return 500, _Refusal("bug", why=repr(exc)).body(), {}
+
+    def _wait_if_held(self, rec: Recorded) -> None:
+        with self._lock:
+            hold = next((h for h in self._holds if h.matches(rec)), None)
+            if hold is not None:
+                self._holds.remove(hold)
+        if hold is not None:
+            hold.arrived.set()
+            hold.released.wait(timeout=60)
 
     def _route(self, rec: Recorded) -> tuple[int, dict | None]:
         if self.auth is not None and rec.headers.get("authorization") != self.auth:

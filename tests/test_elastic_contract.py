@@ -9,6 +9,7 @@ it can be told to fail. These tests check what the store sends and how it behave
 from __future__ import annotations
 
 import dataclasses
+import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -212,6 +213,24 @@ def test_a_refused_connection_spools_and_the_next_sync_replays_once(es_standin):
     docs = es_standin.docs(ALIAS)
     assert set(docs) == {a.id for a in ARTICLES[:8]}
     assert {d.version for d in docs.values()} == {1}
+
+
+def test_two_processes_syncing_at_once_send_each_document_once(es_standin, tmp_path):
+    path = tmp_path / "beatwatch.db"
+    first, second = _store(es_standin, connect(path)), _store(es_standin, connect(path))
+    _put_all(first)  # six articles: batches of four and two
+    first.ensure_index()
+    slow = es_standin.hold_next("*", r"/_bulk$")
+    sending = threading.Thread(target=first.sync, kwargs={"force": True})
+    sending.start()
+    slow.wait_arrived()  # the first process's batch of four is in flight
+    second.sync(force=True)
+    slow.release()
+    sending.join(timeout=30)
+    sent = [line["index"]["_id"] for line in _bulk_lines(es_standin) if "index" in line]
+    assert sorted(sent) == sorted(a.id for a in ARTICLES[:6])
+    assert (first.sent.indexed, second.sent.indexed) == (4, 2)
+    assert first.backlog().pending == 0
 
 
 def test_a_sync_before_the_batch_is_full_waits(es_standin, monkeypatch):

@@ -138,3 +138,39 @@ def test_a_rebuild_record_lives_until_it_is_ended():
     )
     spool.end_rebuild("bw")
     assert spool.rebuild_record("bw") is None
+
+
+def _two_senders(tmp_path, slugs=("ream-pier", "km-coop", "coop-fr")):
+    """Two processes' spools over one database file, with ``slugs`` queued."""
+    path = tmp_path / "beatwatch.db"
+    first = Spool(connect(path))
+    for slug in slugs:
+        first.queue(BY_SLUG[slug].id)
+    return first, Spool(connect(path))
+
+
+def test_a_sender_skips_the_entries_another_holds(tmp_path):
+    a, b = _two_senders(tmp_path)
+    held = a.claim(2, lease=60, now=1000)
+    assert [q.article_id for q in b.claim(10, lease=60, now=1001)] == [BY_SLUG["coop-fr"].id]
+    assert b.claim(10, lease=60, now=1002) == []
+    a.release(held)  # e.g. the cluster refused the request: nothing was marked
+    assert b.claim(10, lease=60, now=1003) == held
+
+
+def test_a_claim_lapses_when_its_sender_died(tmp_path):
+    a, b = _two_senders(tmp_path, slugs=("ream-pier",))
+    held = a.claim(10, lease=60, now=1000)
+    assert b.claim(10, lease=60, now=1059) == []
+    assert b.claim(10, lease=60, now=1061) == held
+
+
+def test_an_edit_queued_while_held_is_free_for_any_sender(tmp_path):
+    a, b = _two_senders(tmp_path, slugs=("ream-pier",))
+    [old] = a.claim(10, lease=60, now=1000)
+    b.queue(old.article_id)  # edited while the first sender's request was in flight
+    [new] = b.claim(10, lease=60, now=1001)
+    assert new.article_id == old.article_id and new.queued_seq > old.queued_seq
+    a.release([old])
+    assert b.claim(10, lease=60, now=1002) == []  # still held by the second sender
+    assert [q.article_id for q in a.pending(10)] == [old.article_id]
