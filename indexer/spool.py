@@ -167,6 +167,8 @@ class Spool:
         """The oldest ``limit`` pending entries queued after ``after`` that no other sender
         holds, held for ``lease`` seconds (or until ``release``); ``now`` is a Unix time."""
         now = time.time() if now is None else now
+        if not self._pending(1, after, free_at=now):
+            return []  # without taking the write lock, which a crawl may be holding
         with transaction(self.conn):
             entries = self._pending(limit, after, free_at=now)
             self.conn.executemany(
