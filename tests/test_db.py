@@ -6,6 +6,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from concurrently import at_once
 from crawler import db
 
 
@@ -36,26 +37,15 @@ def test_opening_a_new_file_waits_for_another_writer_instead_of_failing(tmp_path
 
 
 def test_many_connections_opening_one_new_file_together_all_succeed(tmp_path: Path):
-    errors: list[Exception] = []
     for round_ in range(20):
         path = tmp_path / f"round-{round_}.db"
-        start = threading.Barrier(6)
 
-        def open_and_write(path: Path = path, start: threading.Barrier = start) -> None:
-            start.wait()
-            try:
-                conn = db.connect(path)
-                with db.transaction(conn):
-                    conn.execute("CREATE TABLE IF NOT EXISTS t (a)")
-                    conn.execute("INSERT INTO t VALUES (1)")
-                conn.close()
-            except sqlite3.Error as exc:
-                errors.append(exc)
+        def open_and_write(_: int, path: Path = path) -> None:
+            conn = db.connect(path)
+            with db.transaction(conn):
+                conn.execute("CREATE TABLE IF NOT EXISTS t (a)")
+                conn.execute("INSERT INTO t VALUES (1)")
+            conn.close()
 
-        threads = [threading.Thread(target=open_and_write) for _ in range(6)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert errors == []
+        assert at_once(open_and_write, 6) == []
         assert db.connect(path).execute("SELECT count(*) FROM t").fetchone()[0] == 6

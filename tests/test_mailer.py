@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import mailbox
-import threading
 from email.message import EmailMessage
 from types import SimpleNamespace
 
 import pytest
 
 from alerts.mailer import MaildirMailer, SmtpMailer, mailer_from_settings, sender_from_settings
+from concurrently import at_once
 from crawler.errors import ConfigError, DeliveryError, PermanentDeliveryError
 from smtp_server import (
     PASSWORD,
@@ -188,21 +188,11 @@ def test_mailers_delivering_into_a_new_maildir_at_once_all_succeed(tmp_path):
     # create the folder.
     for round_ in range(20):
         target = tmp_path / f"round-{round_}" / "mail"
-        start, failures = threading.Barrier(6), []
 
-        def deliver(n: int, target=target, start=start, failures=failures) -> None:
-            start.wait()
-            try:
-                MaildirMailer(target).send(make_message(subject=f"alert {n}"))
-            except DeliveryError as error:
-                failures.append(str(error))
+        def deliver(n: int, target=target) -> None:
+            MaildirMailer(target).send(make_message(subject=f"alert {n}"))
 
-        threads = [threading.Thread(target=deliver, args=(n,)) for n in range(6)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert failures == []
+        assert at_once(deliver, 6) == []
         assert len(list((target / "new").iterdir())) == 6
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ import pytest
 
 from alerts import compose, ledger, outbox
 from alerts.mailer import SmtpMailer
+from concurrently import at_once
 from crawler.db import connect
 from crawler.errors import DeliveryError
 from crawler.models import Article, Passage
@@ -189,20 +189,14 @@ def test_two_concurrent_deliveries_send_each_message_exactly_once(db_path, serve
             super().send(message)
             time.sleep(0.005)  # widen the window in which the other process could grab it
 
-    start = threading.Barrier(2)
     reports = []
 
-    def run():
+    def run(_: int) -> None:
         connection = connect(db_path)
-        start.wait()
         reports.append(outbox.deliver_due(connection, SlowSmtp(server.host, server.port), now=NOW))
         connection.close()
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    assert at_once(run, 2) == []
 
     counts = Counter(item.message()["Subject"] for item in server.received)
     assert len(counts) == len(ids) and set(counts.values()) == {1}

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
-import threading
 from datetime import UTC, date, datetime
 
 import pytest
 
+from concurrently import at_once
 from crawler.db import connect, transaction
 from crawler.errors import QuerySyntaxError
 from indexer.sqlite import Filters, SQLiteStore, compile
@@ -236,25 +235,8 @@ def test_a_database_from_an_earlier_version_gains_the_new_column(tmp_path):
 
 
 def test_processes_opening_an_earlier_database_together_all_upgrade_it(tmp_path):
-    errors: list[Exception] = []
     for round_ in range(10):
         path = tmp_path / f"old-{round_}.db"
         _made_before_matched_rules(path)
-        start = threading.Barrier(4)
-
-        def open_store(path=path, start=start, errors=errors) -> None:
-            conn = connect(path)
-            start.wait()
-            try:
-                SQLiteStore(conn)
-            except sqlite3.Error as exc:
-                errors.append(exc)
-            conn.close()
-
-        threads = [threading.Thread(target=open_store) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert errors == []
+        assert at_once(lambda _, path=path: SQLiteStore(connect(path)), 4) == []
         assert SQLiteStore(connect(path)).get(BY_SLUG["ream-pier"].id).matched_rules == []
