@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -93,6 +94,24 @@ def dockerfile_bases(path: Path, build_args: dict[str, str]) -> list[str]:
 
 
 # -- the compose file
+
+
+@pytest.mark.parametrize(
+    "path, schema",
+    [
+        ("docker-compose.yml", "vendor.compose-spec"),
+        (".github/workflows/ci.yml", "vendor.github-workflows"),
+    ],
+)
+def test_the_file_is_valid_against_its_published_schema(path, schema):
+    # check-jsonschema ships the Compose Specification and GitHub workflow schemas, so this
+    # needs no network: a misspelt key or a wrongly shaped value fails here, not on a deploy.
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, str(REPO / path)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_the_stack_has_its_six_services():
