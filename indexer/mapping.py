@@ -21,7 +21,7 @@ from crawler.text import fold, has_khmer, normalize, substring_form, words
 #: a term over 32,766 bytes, and a character takes at most 4.
 MAX_WORD = 8000
 #: Bumped whenever the mappings change; an index made with another version wants a rebuild.
-MAPPING_VERSION = 1
+MAPPING_VERSION = 2
 HIDDEN = ["title_words", "text_words", "title_khmer", "text_khmer", "source_key", "language_key"]
 
 
@@ -68,7 +68,14 @@ def mappings() -> dict[str, Any]:
         "analyzer": "english",
         "fields": {"khmer": {"type": "text", "analyzer": "bw_khmer"}},
     }
-    word_field = {"type": "text", "analyzer": "bw_words", "index_options": "positions"}
+    word_field = {
+        "type": "text",
+        "analyzer": "bw_words",
+        "index_options": "positions",
+        # A prefix of up to 5 characters is then one indexed term, so a phrase ending in one
+        # ("Hun S*") cannot expand past the cluster's clause limit inside span_multi.
+        "index_prefixes": {"min_chars": 1, "max_chars": 5},
+    }
     return {
         "dynamic": "strict",
         "_meta": {"beatwatch_mapping": MAPPING_VERSION},

@@ -70,6 +70,17 @@ def test_the_first_sync_creates_a_strict_template_and_an_index_behind_the_alias(
     assert set(es_standin.docs(ALIAS)) == {a.id for a in ARTICLES[:6]}
 
 
+def test_word_fields_index_short_prefixes_so_a_phrase_prefix_is_one_term(es_standin):
+    # Elasticsearch then rewrites a prefix of up to 5 characters, also inside span_multi, into
+    # one term on the prefix sub-field instead of expanding it past the clause limit.
+    store = _store(es_standin)
+    store.sync(force=True)
+    props = es_standin.templates[ALIAS]["template"]["mappings"]["properties"]
+    for name in ("title_words", "text_words"):
+        assert props[name]["index_options"] == "positions"
+        assert props[name]["index_prefixes"] == {"min_chars": 1, "max_chars": 5}
+
+
 def test_khmer_sub_fields_use_the_standard_analyzer_without_the_plugin(es_standin):
     store = _store(es_standin)
     store.sync(force=True)
