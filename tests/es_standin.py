@@ -138,6 +138,11 @@ class _Refusal(Exception):
         return {"error": {"root_cause": [dict(self.error)], **self.error}, "status": self.status}
 
 
+def _matches(method: str, path_regex: str, rec: Recorded) -> bool:
+    """The request has that method (or ``method`` is "*") and its path matches ``re.search``."""
+    return method in (rec.method, "*") and re.search(path_regex, rec.path) is not None
+
+
 class Hold:
     """A request kept waiting by ``EsStandIn.hold_next``."""
 
@@ -146,8 +151,7 @@ class Hold:
         self.arrived, self.released = threading.Event(), threading.Event()
 
     def matches(self, rec: Recorded) -> bool:
-        method = self.method in (rec.method, "*")
-        return method and re.search(self.path_regex, rec.path) is not None
+        return _matches(self.method, self.path_regex, rec)
 
     def wait_arrived(self, timeout: float = 30) -> None:
         """Block until the held request has come in."""
@@ -437,7 +441,7 @@ class EsStandIn:
         with self._lock:
             self.requests.append(rec)
             for fault in self._faults:
-                if fault[4] > 0 and fault[0] in (method, "*") and re.search(fault[1], rec.path):
+                if fault[4] > 0 and _matches(fault[0], fault[1], rec):
                     fault[4] -= 1
                     return fault[2], fault[3], fault[5]
             try:
