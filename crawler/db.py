@@ -17,7 +17,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 _SAVEPOINT_NAMES = itertools.count(1)
-_BUSY_TIMEOUT_S = 30.0
+_BUSY_TIMEOUT_S = 30.0  # sqlite3.connect's timeout is SQLite's busy timeout
 _WAL_OR_MEMORY = ("wal", "memory")  # an in-memory database has no WAL
 
 
@@ -36,7 +36,6 @@ def connect(path: str | Path) -> sqlite3.Connection:
     _enable_wal(conn)
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA busy_timeout=30000")
     return conn
 
 
